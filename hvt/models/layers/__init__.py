@@ -1,6 +1,7 @@
 """Blocks shared by every HVT family. Write a block here once; backbones import it."""
 from .attention import Attention, attention
 from .drop import DropPath, drop_path, drop_path_rates
+from .hivit_blocks import HiViTAttention, HiViTBlock, MlpBlock, PatchMerge, PatchSplit
 from .mlp import Mlp
 from .window import (RelativePositionBias, pad_to_multiple, relative_position_index,
                      window_partition, window_reverse)
@@ -8,5 +9,5 @@ from .window import (RelativePositionBias, pad_to_multiple, relative_position_in
 __all__ = [
     'Attention', 'attention', 'DropPath', 'drop_path', 'drop_path_rates', 'Mlp',
     'RelativePositionBias', 'pad_to_multiple', 'relative_position_index', 'window_partition',
-    'window_reverse'
+    'window_reverse', 'HiViTAttention', 'HiViTBlock', 'MlpBlock', 'PatchMerge', 'PatchSplit'
 ]

@@ -1,0 +1,158 @@
+"""HiViT / iTPN building blocks (official key names).
+
+All modules work on channel-last tensors with any number of leading dims, so the same code serves
+HiViT's per-patch token layout ``(B, N, h, w, C)`` (masked or not) and dense ``(B, H, W, C)`` maps.
+"""
+import torch
+from torch import nn
+
+from .attention import Attention
+from .drop import DropPath
+from .mlp import Mlp
+from .window import RelativePositionBias
+
+
+def _ln(dim, eps=1e-6):
+    return nn.LayerNorm(dim, eps=eps)
+
+
+class MlpBlock(nn.Module):
+    """``x + DropPath(gamma_2 * MLP(LN(x)))``: the HiViT stage-1/2 block and every pyramid block.
+
+    Keys: ``norm2``, ``mlp.fc1``, ``mlp.fc2``, ``gamma_2`` (only with layer scale).
+    """
+
+    def __init__(self, dim, mlp_ratio=4., drop=0., drop_path=0., layer_scale_init_value=0.,
+                 norm_eps=1e-6):
+        super().__init__()
+        self.norm2 = _ln(dim, norm_eps)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        if layer_scale_init_value > 0:
+            self.gamma_2 = nn.Parameter(layer_scale_init_value * torch.ones(dim))
+        else:
+            self.gamma_2 = None
+
+    def forward(self, x):
+        y = self.mlp(self.norm2(x))
+        if self.gamma_2 is not None:
+            y = self.gamma_2 * y
+        return x + self.drop_path(y)
+
+
+class HiViTAttention(Attention):
+    """Shared :class:`Attention` plus HiViT's optional relative position bias table.
+
+    The table is stored as ``relative_position_bias_table`` directly on the attention module (the
+    official key ``blocks.{i}.attn.relative_position_bias_table``); the bias is gathered with the
+    shared :class:`RelativePositionBias` logic from an index that the backbone provides (the full
+    ``(N, N)`` index, or a per-sample ``(B, L, L)`` index of the kept tokens under masking).
+    """
+
+    def __init__(self, dim, num_heads, qkv_bias=True, qk_scale=None, attn_drop=0., proj_drop=0.,
+                 rpe_size=None):
+        super().__init__(dim, num_heads, qkv_bias=qkv_bias, qk_scale=qk_scale,
+                         attn_drop=attn_drop, proj_drop=proj_drop)
+        self.rpe_size = rpe_size
+        if rpe_size is not None:
+            wh, ww = (rpe_size, rpe_size) if isinstance(rpe_size, int) else rpe_size
+            # official init: zeros (fine-tuning); pre-training overwrites via init_weights anyway
+            self.relative_position_bias_table = nn.Parameter(
+                torch.zeros((2 * wh - 1) * (2 * ww - 1), num_heads))
+        else:
+            self.relative_position_bias_table = None
+
+    def rpe_bias(self, rpe_index, table=None):
+        """``(heads, N, N)`` or ``(B, heads, L, L)`` bias for an index of shape ``(N, N)``/``(B, L, L)``."""
+        view = _TableView(self.relative_position_bias_table if table is None else table,
+                          self.num_heads)
+        return RelativePositionBias.forward(view, rpe_index)
+
+    def forward(self, x, rpe_index=None, rpe_table=None):
+        bias = None
+        if rpe_index is not None and self.relative_position_bias_table is not None:
+            bias = self.rpe_bias(rpe_index, rpe_table)
+        return super().forward(x, bias)
+
+
+class _TableView:
+    """Duck-typed stand-in so :meth:`RelativePositionBias.forward` can gather from any table."""
+
+    def __init__(self, table, num_heads):
+        self.relative_position_bias_table = table
+        self.num_heads = num_heads
+        self.relative_position_index = None
+
+
+class HiViTBlock(nn.Module):
+    """Stage-3 pre-LN ViT block with optional rpe and layer scale (keys ``norm1``, ``attn.*``,
+    ``norm2``, ``mlp.*``, ``gamma_1``, ``gamma_2``)."""
+
+    def __init__(self, dim, num_heads, mlp_ratio=4., qkv_bias=True, qk_scale=None, drop=0.,
+                 attn_drop=0., drop_path=0., rpe_size=None, layer_scale_init_value=0.,
+                 norm_eps=1e-6):
+        super().__init__()
+        self.norm1 = _ln(dim, norm_eps)
+        self.attn = HiViTAttention(dim, num_heads, qkv_bias, qk_scale, attn_drop, drop,
+                                   rpe_size=rpe_size)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = _ln(dim, norm_eps)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
+        if layer_scale_init_value > 0:
+            self.gamma_1 = nn.Parameter(layer_scale_init_value * torch.ones(dim))
+            self.gamma_2 = nn.Parameter(layer_scale_init_value * torch.ones(dim))
+        else:
+            self.gamma_1 = self.gamma_2 = None
+
+    def forward(self, x, rpe_index=None, rpe_table=None):
+        y = self.attn(self.norm1(x), rpe_index, rpe_table)
+        if self.gamma_1 is not None:
+            y = self.gamma_1 * y
+        x = x + self.drop_path(y)
+        y = self.mlp(self.norm2(x))
+        if self.gamma_2 is not None:
+            y = self.gamma_2 * y
+        return x + self.drop_path(y)
+
+
+class PatchMerge(nn.Module):
+    """2x2 space-to-depth inside the last two spatial dims, then ``LN(4d) -> Linear(4d, 2d, no bias)``.
+
+    Concatenation order (official): (even, even), (odd row, even col), (even row, odd col), (odd, odd).
+    Input ``(..., h, w, d)`` -> ``(..., h/2, w/2, 2d)``. Keys ``norm``, ``reduction``.
+    """
+
+    def __init__(self, dim, norm_eps=1e-6):
+        super().__init__()
+        self.norm = _ln(dim * 4, norm_eps)
+        self.reduction = nn.Linear(dim * 4, dim * 2, bias=False)
+
+    def forward(self, x):
+        h, w = x.shape[-3:-1]
+        if h % 2 or w % 2:
+            raise ValueError(f'PatchMerge needs an even sub-grid, got {h}x{w}')
+        x = torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :],
+                       x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], dim=-1)
+        return self.reduction(self.norm(x))
+
+
+class PatchSplit(nn.Module):
+    """Inverse of a merge for the pyramid: ``LN(d) -> Linear(d, 4 f, no bias)`` then depth-to-space.
+
+    Channel chunk ``k = 2 i + j`` goes to sub-row ``i``, sub-col ``j``.
+    Input ``(..., h, w, d)`` -> ``(..., 2h, 2w, f)``. Keys ``norm``, ``reduction``.
+    """
+
+    def __init__(self, dim, fpn_dim, norm_eps=1e-6):
+        super().__init__()
+        self.fpn_dim = fpn_dim
+        self.norm = _ln(dim, norm_eps)
+        self.reduction = nn.Linear(dim, fpn_dim * 4, bias=False)
+
+    def forward(self, x):
+        *lead, h, w, _ = x.shape
+        x = self.reduction(self.norm(x))
+        x = x.reshape(*lead, h, w, 2, 2, self.fpn_dim)
+        n = len(lead)
+        x = x.permute(*range(n), n, n + 2, n + 1, n + 3, n + 4)
+        return x.reshape(*lead, 2 * h, 2 * w, self.fpn_dim)
