@@ -30,7 +30,7 @@ class DropPath(nn.Module):
 def drop_path_rates(drop_path_rate: float, depths):
     """Linearly increasing stochastic-depth rates, split per stage: ``[[r00, r01, ...], [r10, ...]]``."""
     total = sum(depths)
-    rates = torch.linspace(0, drop_path_rate, total).tolist() if total else []
+    rates = torch.linspace(0, drop_path_rate, total, device='cpu').tolist() if total else []
     out, start = [], 0
     for d in depths:
         out.append(rates[start:start + d])
