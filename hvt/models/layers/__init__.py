@@ -1,13 +1,27 @@
 """Blocks shared by every HVT family. Write a block here once; backbones import it."""
 from .attention import Attention, attention
+from .conv_embed import (ConvDownsample, ConvEmbedding, ConvStem, FusedMBConv, MBConv, PatchEmbed,
+                         PatchMerging, build_embeddings)
 from .drop import DropPath, drop_path, drop_path_rates
-from .hivit_blocks import HiViTAttention, HiViTBlock, MlpBlock, PatchMerge, PatchSplit
+from .dualvit_blocks import (ClassBlock, DualAttention, DualBlock, DWConvMlp, MergeBlock, MergeFFN,
+                             QKVAttention)
+from .hivit_blocks import (HiViTAttention, HiViTBlock, HiViTPatchEmbed, MlpBlock, PatchMerge,
+                           PatchSplit)
 from .mlp import Mlp
+from .vitae_cells import (PCM, PRM, NormalCell, PatchEmbedCell, RCWindowBlock, ReductionCell,
+                          TokenAttention, TokenPerformer, TokenTransformer, ViTAEBasicLayer,
+                          WindowAttention, window_attention)
 from .window import (RelativePositionBias, pad_to_multiple, relative_position_index,
                      window_partition, window_reverse)
 
 __all__ = [
+    'PCM', 'PRM', 'NormalCell', 'PatchEmbedCell', 'RCWindowBlock', 'ReductionCell',
+    'TokenAttention', 'TokenPerformer', 'TokenTransformer', 'ViTAEBasicLayer', 'WindowAttention',
+    'window_attention',
+    'ClassBlock', 'DualAttention', 'DualBlock', 'DWConvMlp', 'MergeBlock', 'MergeFFN', 'QKVAttention',
+    'ConvDownsample', 'ConvEmbedding', 'ConvStem', 'FusedMBConv', 'MBConv', 'PatchEmbed',
+    'PatchMerging', 'build_embeddings',
     'Attention', 'attention', 'DropPath', 'drop_path', 'drop_path_rates', 'Mlp',
     'RelativePositionBias', 'pad_to_multiple', 'relative_position_index', 'window_partition',
-    'window_reverse', 'HiViTAttention', 'HiViTBlock', 'MlpBlock', 'PatchMerge', 'PatchSplit'
+    'window_reverse', 'HiViTAttention', 'HiViTBlock', 'HiViTPatchEmbed', 'MlpBlock', 'PatchMerge', 'PatchSplit'
 ]

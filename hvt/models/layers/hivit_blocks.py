@@ -156,3 +156,35 @@ class PatchSplit(nn.Module):
         n = len(lead)
         x = x.permute(*range(n), n, n + 2, n + 1, n + 3, n + 4)
         return x.reshape(*lead, 2 * h, 2 * w, self.fpn_dim)
+
+
+class HiViTPatchEmbed(nn.Module):
+    """Conv(k = s = patch/inner) then regroup into per-patch sub-grids: ``(B, N, inner, inner, C)``.
+
+    Keys ``proj`` and ``norm`` (when ``patch_norm``). Returns the tokens and the patch grid.
+    """
+
+    def __init__(self, patch_size=16, inner_patches=4, in_channels=3, embed_dim=128,
+                 patch_norm=True, norm_eps=1e-6):
+        super().__init__()
+        if patch_size % inner_patches:
+            raise ValueError(f'patch_size {patch_size} is not a multiple of inner_patches '
+                             f'{inner_patches}')
+        self.patch_size = patch_size
+        self.inner_patches = inner_patches
+        k = patch_size // inner_patches
+        self.proj = nn.Conv2d(in_channels, embed_dim, kernel_size=k, stride=k)
+        self.norm = _ln(embed_dim, norm_eps) if patch_norm else None
+
+    def forward(self, x):
+        B, _, H, W = x.shape
+        if H % self.patch_size or W % self.patch_size:
+            raise ValueError(f'HiViT input {H}x{W} must be a multiple of patch_size '
+                             f'{self.patch_size}')
+        hp, wp, r = H // self.patch_size, W // self.patch_size, self.inner_patches
+        x = self.proj(x)
+        C = x.shape[1]
+        x = x.reshape(B, C, hp, r, wp, r).permute(0, 2, 4, 3, 5, 1).reshape(B, hp * wp, r, r, C)
+        if self.norm is not None:
+            x = self.norm(x)
+        return x, (hp, wp)

@@ -1,0 +1,362 @@
+"""HiViT, the backbone of iTPN (spec itpn.md §1.1-1.2), with raw per-stage block counts.
+
+Stages 1-2 are MLP-only blocks on HiViT's per-patch token layout ``(B, N, h, w, C)`` (h = w = 4, 2),
+stage 3 is global-attention ViT blocks on ``(B, N, C)``. Because nothing before stage 3 crosses a
+16x16 patch, masked patches can be removed at the input (MAE style, ``ids_keep``).
+
+Checkpoint keys follow the official iTPN code: ``patch_embed.{proj,norm}``, the flat list
+``blocks.{i}`` (stage-1 blocks, PatchMerge, stage-2 blocks, PatchMerge, stage-3 blocks; merges at
+3 and 7 for iTPN-B), ``absolute_pos_embed``, ``blocks.{i}.attn.relative_position_bias_table``,
+``fc_norm`` (classification, ``out_type='avg_featmap'``).
+"""
+import math
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmengine.model import BaseModule
+from torch import nn
+
+from hvt.models.layers import (HiViTBlock, HiViTPatchEmbed, MlpBlock, PatchMerge,
+                               drop_path_rates, relative_position_index)
+from hvt.models.necks.itpn_pyramid import tokens_to_map
+from hvt.registry import MODELS
+
+
+def sincos_pos_embed_2d(dim: int, hp: int, wp: int) -> torch.Tensor:
+    """Fixed 2-D sin-cos embedding ``(1, hp*wp, dim)`` (half the channels per axis, MAE style)."""
+    if dim % 4:
+        raise ValueError(f'sin-cos position embedding needs dim % 4 == 0, got {dim}')
+    q = dim // 4
+    omega = 1. / (10000 ** (torch.arange(q, dtype=torch.float64) / q))
+    ys, xs = torch.meshgrid(torch.arange(hp, dtype=torch.float64),
+                            torch.arange(wp, dtype=torch.float64), indexing='ij')
+    out_x = xs.reshape(-1, 1) * omega[None]
+    out_y = ys.reshape(-1, 1) * omega[None]
+    emb = torch.cat([out_x.sin(), out_x.cos(), out_y.sin(), out_y.cos()], dim=1)
+    return emb.float()[None]
+
+
+def random_masking(batch: int, num_patches: int, mask_ratio: float, device=None,
+                   generator: Optional[torch.Generator] = None):
+    """MAE random masking. Keeps ``int(N * (1 - mask_ratio))`` patches per sample.
+
+    Returns ``ids_keep (B, L)``, ``mask (B, N)`` (1 = removed, in original order) and
+    ``ids_restore (B, N)``.
+    """
+    len_keep = int(num_patches * (1 - mask_ratio))
+    noise = torch.rand(batch, num_patches, device=device, generator=generator)
+    ids_shuffle = torch.argsort(noise, dim=1)
+    ids_restore = torch.argsort(ids_shuffle, dim=1)
+    ids_keep = ids_shuffle[:, :len_keep]
+    mask = torch.ones(batch, num_patches, device=device)
+    mask[:, :len_keep] = 0
+    mask = torch.gather(mask, 1, ids_restore)
+    return ids_keep, mask, ids_restore
+
+
+@MODELS.register_module()
+class HiViT(BaseModule):
+    """HiViT / iTPN backbone.
+
+    Args:
+        arch: a key of :attr:`arch_zoo` or a dict with ``embed_dims``, ``depths`` (3 raw stage
+            block counts, nothing doubled) and ``num_heads`` (optionally ``stem_mlp_ratio``,
+            ``mlp_ratio``).
+        img_size: pre-training / reference size (sets the ape and rpe grid, 224 -> 14x14).
+        patch_size, inner_patches: 16 and 4 (stride-4 stem).
+        stem_mlp_ratio, mlp_ratio: MLP ratios of stages 1-2 (3) and stage 3 (4).
+        ape: absolute position embedding ``absolute_pos_embed`` (1, N, C) added at the stage-3 input.
+        ape_init: ``'trunc_normal'`` (CLIP / fine-tuning) or ``'sincos'`` (pixel pre-training).
+        ape_trainable: official code keeps it trainable; mmpretrain freezes the sin-cos one.
+        rpe: per-block relative position bias table over the stage-3 grid. Under masking the bias of
+            the kept tokens is gathered; at other grid sizes the table is bicubically resized.
+        layer_scale_init_value: gamma_1 / gamma_2 init (0 = no layer scale).
+        use_mask_token: add ``mask_token`` (1, 1, C) replacing masked stage-3 input tokens
+            (BEiT-style masking of CLIP pre-training).
+        out_indices: stage indices (0: stride 4, 1: stride 8, 2: stride 16) returned as NCHW maps.
+            Stage outputs are taken right before each PatchMerge (U1, U2) and after stage 3 (U3).
+        out_type: ``'featmap'`` (tuple of NCHW maps) or ``'avg_featmap'`` (token mean followed by
+            ``fc_norm``, the official classification pooling; returns ``((B, C),)``).
+        frozen_stages: -1 none; 0 patch_embed; k freezes everything up to the end of stage k
+            (stage 3 includes the position embedding).
+        drop_path_rate: linear over all MLP and attention blocks (merges excluded).
+        with_cp: gradient checkpointing per block.
+    """
+    arch_zoo = {
+        **dict.fromkeys(['t', 'tiny'], dict(embed_dims=384, depths=[2, 2, 10], num_heads=6)),
+        **dict.fromkeys(['s', 'small'], dict(embed_dims=384, depths=[4, 4, 20], num_heads=6)),
+        **dict.fromkeys(['b', 'base', 'itpn-b'],
+                        dict(embed_dims=512, depths=[3, 3, 24], num_heads=8)),
+        **dict.fromkeys(['l', 'large', 'itpn-l'],
+                        dict(embed_dims=768, depths=[2, 2, 40], num_heads=12)),
+        **dict.fromkeys(['hivit-b', 'hivit-base'],
+                        dict(embed_dims=512, depths=[4, 4, 20], num_heads=8)),
+    }
+    num_extra_tokens = 0
+
+    def __init__(self, arch='base', img_size=224, patch_size=16, inner_patches=4, in_channels=3,
+                 stem_mlp_ratio=3., mlp_ratio=4., qkv_bias=True, qk_scale=None, drop_rate=0.,
+                 attn_drop_rate=0., drop_path_rate=0., ape=True, ape_init='trunc_normal',
+                 ape_trainable=True, rpe=False, patch_norm=True, layer_scale_init_value=0.,
+                 use_mask_token=False, out_indices: Sequence[int] = (2, ), out_type='featmap',
+                 frozen_stages=-1, norm_eps=1e-6, with_cp=False, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in self.arch_zoo:
+                raise ValueError(f'HiViT: unknown arch {arch!r}; valid: {sorted(self.arch_zoo)}')
+            arch = self.arch_zoo[key]
+        elif isinstance(arch, dict):
+            missing = {'embed_dims', 'depths', 'num_heads'} - set(arch)
+            if missing:
+                raise ValueError(f'HiViT: arch dict is missing keys {sorted(missing)}')
+        else:
+            raise TypeError(f'HiViT: arch must be a str or a dict, got {type(arch)}')
+        self.arch_settings = dict(arch)
+        C = self.embed_dims = arch['embed_dims']
+        self.depths = list(arch['depths'])
+        if len(self.depths) != 3:
+            raise ValueError(f'HiViT: depths must have 3 entries, got {self.depths}')
+        self.num_heads = arch['num_heads']
+        stem_mlp_ratio = arch.get('stem_mlp_ratio', stem_mlp_ratio)
+        mlp_ratio = arch.get('mlp_ratio', mlp_ratio)
+        if C % 4:
+            raise ValueError(f'HiViT: embed_dims must be divisible by 4, got {C}')
+        if inner_patches != 4:
+            raise ValueError('HiViT has two merges, so inner_patches must be 4')
+        self.stage_channels = (C // 4, C // 2, C)
+        if out_type not in ('featmap', 'avg_featmap'):
+            raise ValueError(f"HiViT: out_type must be 'featmap' or 'avg_featmap', got {out_type!r}")
+        self.out_type = out_type
+        out_indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
+        for i in out_indices:
+            if not -3 <= i < 3:
+                raise ValueError(f'HiViT: out_indices are stage indices in [0, 2], got {i}')
+        self.out_indices = [i % 3 for i in out_indices]
+        self.frozen_stages = frozen_stages
+        self.with_cp = with_cp
+        self.patch_size = patch_size
+        self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        self.grid = (self.img_size[0] // patch_size, self.img_size[1] // patch_size)
+        self.num_patches = self.grid[0] * self.grid[1]
+        self.ape, self.rpe = ape, rpe
+        self.ape_init = ape_init
+        if ape_init not in ('trunc_normal', 'sincos'):
+            raise ValueError(f"HiViT: ape_init must be 'trunc_normal' or 'sincos', got {ape_init!r}")
+
+        self.patch_embed = HiViTPatchEmbed(patch_size, inner_patches, in_channels, C // 4,
+                                           patch_norm, norm_eps)
+        if ape:
+            self.absolute_pos_embed = nn.Parameter(torch.zeros(1, self.num_patches, C),
+                                                   requires_grad=ape_trainable)
+        else:
+            self.absolute_pos_embed = None
+        if use_mask_token:
+            self.mask_token = nn.Parameter(torch.zeros(1, 1, C))
+        else:
+            self.mask_token = None
+        if rpe:
+            self.register_buffer('relative_position_index',
+                                 relative_position_index(self.grid), persistent=False)
+        self.pos_drop = nn.Dropout(drop_rate)
+
+        dpr = drop_path_rates(drop_path_rate, self.depths)
+        blocks = []
+        self.stage_slices = []
+        for s, (dim, depth) in enumerate(zip(self.stage_channels, self.depths)):
+            start = len(blocks)
+            for i in range(depth):
+                if s < 2:
+                    blocks.append(MlpBlock(dim, stem_mlp_ratio, drop_rate, dpr[s][i],
+                                           layer_scale_init_value, norm_eps))
+                else:
+                    blocks.append(HiViTBlock(dim, self.num_heads, mlp_ratio, qkv_bias, qk_scale,
+                                             drop_rate, attn_drop_rate, dpr[s][i],
+                                             self.grid if rpe else None,
+                                             layer_scale_init_value, norm_eps))
+            self.stage_slices.append((start, len(blocks)))
+            if s < 2:
+                blocks.append(PatchMerge(dim, norm_eps))
+        self.blocks = nn.ModuleList(blocks)
+        self.num_layers = len(self.blocks)
+        self.fc_norm = nn.LayerNorm(C, eps=norm_eps) if out_type == 'avg_featmap' else None
+
+    # ------------------------------------------------------------------ init / freezing
+    def init_weights(self):
+        if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
+            return super().init_weights()
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        if self.absolute_pos_embed is not None:
+            with torch.no_grad():
+                if self.ape_init == 'sincos':
+                    self.absolute_pos_embed.copy_(
+                        sincos_pos_embed_2d(self.embed_dims, *self.grid))
+                else:
+                    nn.init.trunc_normal_(self.absolute_pos_embed, std=.02)
+        if self.mask_token is not None:
+            nn.init.trunc_normal_(self.mask_token, std=.02)
+        if self.init_cfg is not None:
+            super().init_weights()
+
+    def _freeze_stages(self):
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.patch_embed]
+        for s in range(min(self.frozen_stages, 3)):
+            start, end = self.stage_slices[s]
+            if s > 0:
+                frozen.append(self.blocks[start - 1])  # the merge in front of the stage
+            frozen.extend(self.blocks[start:end])
+        for m in frozen:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+        if self.frozen_stages >= 3:
+            for p in (self.absolute_pos_embed, self.mask_token):
+                if p is not None:
+                    p.requires_grad = False
+
+    def train(self, mode=True):
+        super().train(mode)
+        self._freeze_stages()
+        return self
+
+    # ------------------------------------------------------------------ helpers
+    def no_weight_decay(self):
+        return {'absolute_pos_embed', 'mask_token'}
+
+    def _pos_embed(self, hp, wp):
+        pe = self.absolute_pos_embed
+        if (hp, wp) == self.grid:
+            return pe
+        gh, gw = self.grid
+        pe = pe.reshape(1, gh, gw, -1).permute(0, 3, 1, 2)
+        pe = F.interpolate(pe, size=(hp, wp), mode='bicubic', align_corners=False)
+        return pe.permute(0, 2, 3, 1).reshape(1, hp * wp, -1)
+
+    def _rpe_index(self, hp, wp, ids_keep):
+        if (hp, wp) == self.grid:
+            index = self.relative_position_index
+        else:
+            index = relative_position_index((hp, wp)).to(self.relative_position_index.device)
+        if ids_keep is not None:
+            L = ids_keep.shape[1]
+            index = torch.gather(index[ids_keep], 2, ids_keep[:, None, :].expand(-1, L, -1))
+        return index
+
+    def _rpe_table(self, blk, hp, wp):
+        if (hp, wp) == self.grid:
+            return None
+        gh, gw = self.grid
+        t = blk.attn.relative_position_bias_table
+        t = t.t().reshape(1, -1, 2 * gh - 1, 2 * gw - 1)
+        t = F.interpolate(t, size=(2 * hp - 1, 2 * wp - 1), mode='bicubic', align_corners=False)
+        return t.reshape(t.shape[1], -1).t()
+
+    def _run(self, blk, *args):
+        if self.with_cp and self.training and torch.is_grad_enabled():
+            return cp.checkpoint(blk, *args, use_reentrant=False)
+        return blk(*args)
+
+    # ------------------------------------------------------------------ forward
+    def forward_tokens(self, x, ids_keep=None, mask=None, return_hidden=()):
+        """Run the backbone in token layout.
+
+        Args:
+            x: images ``(B, 3, H, W)``.
+            ids_keep: ``(B, L)`` indices of the patches to keep (MAE style); removed patches are
+                never computed.
+            mask: ``(B, N)`` bool, BEiT-style: stage-3 input tokens at True positions are replaced
+                by ``mask_token`` (needs ``use_mask_token=True``).
+            return_hidden: stage-3 block indices (0-based within stage 3) whose outputs are
+                returned in a dict as well.
+
+        Returns:
+            ``(U1, U2, U3), (hp, wp)`` with U1 ``(B, L, 4, 4, C/4)``, U2 ``(B, L, 2, 2, C/2)``,
+            U3 ``(B, L, C)``; plus the hidden dict if ``return_hidden``.
+        """
+        x, (hp, wp) = self.patch_embed(x)
+        B = x.shape[0]
+        if ids_keep is not None:
+            x = torch.gather(x, 1, ids_keep[:, :, None, None, None].expand(-1, -1, *x.shape[2:]))
+        feats = []
+        s1, s2 = self.stage_slices[0][1], self.stage_slices[1][1]
+        for i in range(self.stage_slices[2][0]):
+            blk = self.blocks[i]
+            if i in (s1, s2):
+                feats.append(x)
+            x = self._run(blk, x)
+        x = x[:, :, 0, 0, :]
+        if mask is not None:
+            if self.mask_token is None:
+                raise ValueError('HiViT: a stage-3 mask needs use_mask_token=True')
+            w = mask.flatten(1).to(x.dtype).unsqueeze(-1)
+            x = x * (1 - w) + self.mask_token.to(x.dtype) * w
+        if self.absolute_pos_embed is not None:
+            pe = self._pos_embed(hp, wp)
+            if ids_keep is not None:
+                pe = torch.gather(pe.expand(B, -1, -1), 1,
+                                  ids_keep[:, :, None].expand(-1, -1, pe.shape[-1]))
+            x = x + pe
+        x = self.pos_drop(x)
+        rpe_index = self._rpe_index(hp, wp, ids_keep) if self.rpe else None
+        hidden = {}
+        start = self.stage_slices[2][0]
+        for j, blk in enumerate(self.blocks[start:]):
+            if rpe_index is not None:
+                x = self._run(blk, x, rpe_index, self._rpe_table(blk, hp, wp))
+            else:
+                x = self._run(blk, x)
+            if j in return_hidden:
+                hidden[j] = x
+        feats.append(x)
+        if return_hidden:
+            return tuple(feats), (hp, wp), hidden
+        return tuple(feats), (hp, wp)
+
+    def forward(self, x):
+        feats, (hp, wp) = self.forward_tokens(x)
+        if self.out_type == 'avg_featmap':
+            return (self.fc_norm(feats[2].mean(1)), )
+        return tuple(tokens_to_map(feats[i], hp, wp) for i in self.out_indices)
+
+    # ------------------------------------------------------------------ layer decay
+    def get_layer_depth(self, param_name: str, prefix: str = '', mode: str = 'official'):
+        """Layer id for layer-wise lr decay (spec §6.3 i).
+
+        ``mode='official'``: merges are not counted, a merge shares the id of the block before it,
+        ``num_layers = #MLP/attention blocks + 1``. ``mode='count_merge'``: every entry of
+        ``blocks`` counts (``num_layers = len(blocks) + 1``). ids: 0 for patch_embed, position
+        embedding and mask token, ``k + 1`` for block k, ``num_layers`` for everything else.
+
+        Returns ``(layer_id, num_layers)``; ``num_layers + 1`` distinct ids exist.
+        """
+        if mode not in ('official', 'count_merge'):
+            raise ValueError(f"layer-decay mode must be 'official' or 'count_merge', got {mode!r}")
+        merges = {self.stage_slices[0][1], self.stage_slices[1][1]}
+        if mode == 'official':
+            main = [i for i in range(len(self.blocks)) if i not in merges]
+        else:
+            main = list(range(len(self.blocks)))
+        num_layers = len(main) + 1
+        if not param_name.startswith(prefix):
+            return num_layers, num_layers
+        name = param_name[len(prefix):]
+        if name.split('.')[0] in ('absolute_pos_embed', 'pos_embed', 'mask_token', 'cls_token',
+                                  'patch_embed'):
+            return 0, num_layers
+        if name.startswith('blocks.'):
+            i = int(name.split('.')[1])
+            while i >= 0 and i not in main:
+                i -= 1
+            return (main.index(i) + 1 if i >= 0 else 0), num_layers
+        return num_layers, num_layers
