@@ -1,0 +1,95 @@
+"""What ``tools/train.py`` and ``tools/test.py`` share: config loading, work dirs, launchers.
+
+Kept in the package (not in ``tools/``) so both tools and the tests use one implementation.
+"""
+import argparse
+import os
+import os.path as osp
+
+import torch
+from mmengine.config import Config, DictAction
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config keys, e.g. train_dataloader.batch_size=8 '
+        'model.backbone.drop_path_rate=0.2 (lists: key="[a,b]"; list items: key.0.scale=64)')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    # torchrun passes --local-rank (torch >= 2.0) or sets LOCAL_RANK
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(path: str, cfg_options=None) -> Config:
+    """Read a config, with errors that name the file, then apply ``--cfg-options``."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path!r}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def setup_runtime(cfg: Config, args) -> Config:
+    """Apply the options both tools share: work dir, launcher, CPU-safe distributed backend."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.launcher = args.launcher
+    if args.launcher != 'none' and not torch.cuda.is_available():
+        # NCCL needs GPUs; multi-process CPU training (tests, CPU clusters) runs on gloo.
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    return cfg
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch the optimizer wrapper to mixed precision (``--amp``)."""
+    if not (torch.cuda.is_available() or hasattr(torch, 'npu') or hasattr(torch, 'mlu')):
+        raise RuntimeError(
+            '--amp needs a CUDA (or NPU/MLU) device: mmengine\'s AmpOptimWrapper does not run on '
+            'the CPU. Drop --amp on this machine.')
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper == 'AmpOptimWrapper':
+        return
+    if wrapper != 'OptimWrapper':
+        raise ValueError(f'--amp only converts optim_wrapper type "OptimWrapper", not {wrapper!r}')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def enable_auto_scale_lr(cfg: Config) -> None:
+    """``--auto-scale-lr``: scale the lr by (GPUs x batch per GPU) / ``auto_scale_lr.base_batch_size``."""
+    if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
+        raise ValueError('--auto-scale-lr needs `auto_scale_lr = dict(base_batch_size=...)` in the '
+                         'config (key "auto_scale_lr.base_batch_size" is missing)')
+    cfg.auto_scale_lr.enable = True
+
+
+# The visualization hook of each library, and how to make it draw into a folder.
+_SHOW_DIR_KEYS = {
+    'VisualizationHook': dict(enable=True, out_dir='{}'),        # mmpretrain
+    'DetVisualizationHook': dict(draw=True, test_out_dir='{}'),  # mmdet
+    'SegVisualizationHook': dict(draw=True),                     # mmseg: folder via visualizer
+    'PoseVisualizationHook': dict(enable=True, out_dir='{}'),    # mmpose
+}
+
+
+def enable_show_dir(cfg: Config, show_dir: str) -> None:
+    """``--show-dir``: draw test predictions into ``show_dir`` with the library's own hook."""
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if hook is None:
+        raise ValueError('--show-dir needs default_hooks.visualization in the config')
+    name = hook['type'].split('.')[-1]
+    if name not in _SHOW_DIR_KEYS:
+        raise ValueError(f'--show-dir: unsupported visualization hook {hook["type"]!r}; '
+                         f'known: {sorted(_SHOW_DIR_KEYS)}')
+    for key, value in _SHOW_DIR_KEYS[name].items():
+        hook[key] = value.format(show_dir) if isinstance(value, str) else value
+    cfg.visualizer['save_dir'] = show_dir

@@ -1,0 +1,49 @@
+"""Evaluate a checkpoint with any HVT config and print the task's metrics.
+
+    python tools/test.py CONFIG CHECKPOINT
+    python tools/test.py CONFIG CHECKPOINT --out results.pkl --show-dir vis/
+    bash tools/dist_test.sh CONFIG CHECKPOINT 8
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
+
+from mmengine.evaluator import DumpResults  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from hvt.engine import register_safe_globals  # noqa: E402
+from hvt.engine.cli import add_common_args, enable_show_dir, load_config, setup_runtime  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (evaluate) a model')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='dump the raw predictions to this .pkl file')
+    parser.add_argument('--show-dir', help='draw the predictions into this folder')
+    add_common_args(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    register_safe_globals()
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint!r}')
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out must end with .pkl or .pickle, got {args.out!r}')
+    cfg = load_config(args.config, args.cfg_options)
+    setup_runtime(cfg, args)
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        enable_show_dir(cfg, args.show_dir)
+    runner = Runner.from_cfg(cfg)
+    if args.out:
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
