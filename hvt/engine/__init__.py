@@ -1,7 +1,9 @@
 """HVT's additions to mmengine: crash-safe checkpoints, safe resume, optimizer constructors."""
+from .layer_decay import LayerDecayOptimWrapperConstructor
 from .safe_checkpoint import AtomicLocalBackend, SafeCheckpointHook, atomic_write
 from .safe_globals import register_safe_globals
 
 register_safe_globals()
 
-__all__ = ['AtomicLocalBackend', 'SafeCheckpointHook', 'atomic_write', 'register_safe_globals']
+__all__ = ['AtomicLocalBackend', 'SafeCheckpointHook', 'atomic_write', 'register_safe_globals',
+           'LayerDecayOptimWrapperConstructor']
