@@ -1,0 +1,210 @@
+"""Downstream iTPN backbones: HiViT + the pre-trained pyramid replacing FPN (spec itpn.md §2.6).
+
+* :class:`iTPNDet` (mmdet, ``neck=None``): five 256-channel maps at strides 4, 8, 16, 32, 64
+  (the stride-32/64 maps are 2x2 average pools of the level above).
+* :class:`iTPNSeg` (mmseg): each pyramid level concatenated with the backbone stage of the same
+  stride, plus a 2x2 max-pooled stride-32 map: channels ``[F + C/4, F + C/2, F + C, F + C]``
+  = [384, 512, 768, 768] for iTPN-B.
+
+Both subclass :class:`HiViT` (backbone keys at the top level, like the official det/seg code) and
+hold the shared :class:`iTPNPyramid` as ``pyramid``. ``init_cfg=dict(type='Pretrained',
+checkpoint=...)`` loads an HVT pre-training checkpoint (``backbone.*`` and the pyramid part of
+``neck.*``), an official iTPN checkpoint, or an mmpretrain iTPN checkpoint, and warns clearly when
+the checkpoint's ``fpn_depth`` differs from the model's.
+"""
+import re
+import warnings
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+from mmengine.logging import MMLogger
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from hvt.models.necks.itpn_pyramid import iTPNPyramid, tokens_to_map
+from hvt.registry import MODELS
+
+from .hivit import HiViT
+
+PYRAMID_PREFIXES = ('align_dim_16tofpn.', 'align_dim_16to8.', 'align_dim_8to4.', 'split_16to8.',
+                    'split_8to4.', 'block_16to8.', 'block_8to4.', 'fpn_modules.')
+
+
+def _strip_state_dict(ckpt):
+    if isinstance(ckpt, dict):
+        for key in ('state_dict', 'model', 'module'):
+            if key in ckpt and isinstance(ckpt[key], dict):
+                return ckpt[key]
+    return ckpt
+
+
+def split_itpn_state_dict(state_dict):
+    """Split any iTPN state dict into ``(backbone, pyramid)`` dicts with HVT key names.
+
+    Accepts HVT/mmpretrain layouts (``backbone.*`` + ``neck.*``) and the official single-module
+    layout (top-level ``blocks.*``, ``absolute_pos_embed``, ``align_dim_16tofpn.*``, ...).
+    mmpretrain's ``backbone.pos_embed`` is renamed ``absolute_pos_embed``; the official
+    top-level ``relative_position_index`` buffer is dropped (HVT recomputes it).
+    """
+    state_dict = _strip_state_dict(state_dict)
+    has_prefix = any(k.startswith('backbone.') for k in state_dict)
+    backbone, pyramid = OrderedDict(), OrderedDict()
+    for k, v in state_dict.items():
+        if k.startswith('module.'):
+            k = k[len('module.'):]
+        if has_prefix:
+            if k.startswith('backbone.'):
+                name = k[len('backbone.'):]
+                if name.startswith(PYRAMID_PREFIXES):  # det/seg wrapper checkpoints
+                    pyramid[name] = v
+                    continue
+                if name.startswith('pyramid.'):
+                    pyramid[name[len('pyramid.'):]] = v
+                    continue
+                backbone[name] = v
+            elif k.startswith('neck.'):
+                name = k[len('neck.'):]
+                if name.startswith(PYRAMID_PREFIXES):
+                    pyramid[name] = v
+        else:
+            if k.startswith(PYRAMID_PREFIXES):
+                pyramid[k] = v
+            elif k.startswith(('patch_embed.', 'blocks.', 'absolute_pos_embed', 'pos_embed',
+                               'fc_norm.', 'mask_token')):
+                backbone[k] = v
+    if 'pos_embed' in backbone and 'absolute_pos_embed' not in backbone:
+        backbone['absolute_pos_embed'] = backbone.pop('pos_embed')
+    backbone.pop('relative_position_index', None)
+    return backbone, pyramid
+
+
+def checkpoint_fpn_depth(pyramid_state):
+    """Number of ``block_16to8`` blocks stored in a pyramid state dict (None if absent)."""
+    ks = {int(m.group(1)) for k in pyramid_state
+          for m in [re.match(r'block_16to8\.(\d+)\.', k)] if m}
+    return max(ks) + 1 if ks else None
+
+
+def _resize_backbone_state(model, state):
+    """Bicubically resize ``absolute_pos_embed`` and rpe tables whose grid differs."""
+    own = model.state_dict()
+    for k, v in list(state.items()):
+        if k not in own or own[k].shape == v.shape:
+            continue
+        if k == 'absolute_pos_embed':
+            n_old, n_new = v.shape[1], own[k].shape[1]
+            go, gn = int(round(n_old ** .5)), model.grid
+            if go * go != n_old or gn[0] * gn[1] != n_new:
+                continue
+            x = v.reshape(1, go, go, -1).permute(0, 3, 1, 2).float()
+            x = F.interpolate(x, size=gn, mode='bicubic', align_corners=False)
+            state[k] = x.permute(0, 2, 3, 1).reshape(1, n_new, -1).to(v.dtype)
+        elif k.endswith('relative_position_bias_table'):
+            heads = v.shape[1]
+            so = int(round(v.shape[0] ** .5))
+            gh, gw = model.grid
+            x = v.t().reshape(1, heads, so, so).float()
+            x = F.interpolate(x, size=(2 * gh - 1, 2 * gw - 1), mode='bicubic',
+                              align_corners=False)
+            state[k] = x.reshape(heads, -1).t().to(v.dtype)
+    return state
+
+
+class _iTPNDownstream(HiViT):
+    """HiViT + ``pyramid``; see the module docstring."""
+
+    def __init__(self, arch='base', fpn_dim=256, fpn_depth=1, num_outs=5, **kwargs):
+        kwargs.setdefault('out_indices', (0, 1, 2))
+        super().__init__(arch=arch, **kwargs)
+        self.pyramid = iTPNPyramid(self.stage_channels, fpn_dim=fpn_dim, fpn_depth=fpn_depth)
+        self.num_outs = num_outs
+
+    def init_weights(self):
+        cfg = self.init_cfg
+        if cfg is not None and cfg.get('type') == 'Pretrained':
+            self.init_cfg = None
+            super().init_weights()
+            self.pyramid.init_weights()
+            self.init_cfg = cfg
+            self.load_itpn_checkpoint(cfg['checkpoint'])
+            self._is_init = True
+            return
+        super().init_weights()
+        self.pyramid.init_weights()
+
+    def load_itpn_checkpoint(self, checkpoint):
+        """Load backbone and pyramid weights (path or state dict); returns the missing keys."""
+        logger = MMLogger.get_current_instance()
+        if isinstance(checkpoint, str):
+            checkpoint = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+        bb, pyr = split_itpn_state_dict(checkpoint)
+        bb = _resize_backbone_state(self, bb)
+        depth = checkpoint_fpn_depth(pyr)
+        if depth is not None and depth != self.pyramid.fpn_depth:
+            msg = (f'{type(self).__name__}: the checkpoint pyramid has fpn_depth={depth} but the '
+                   f'model has fpn_depth={self.pyramid.fpn_depth}; ')
+            msg += ('the extra checkpoint blocks are dropped.' if depth > self.pyramid.fpn_depth
+                    else 'blocks without weights keep their random init.')
+            warnings.warn(msg)
+            logger.warning(msg)
+        state = OrderedDict(bb)
+        state.update({f'pyramid.{k}': v for k, v in pyr.items()})
+        own = self.state_dict()
+        state = OrderedDict((k, v) for k, v in state.items()
+                            if k in own and own[k].shape == v.shape)
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        if not pyr:
+            msg = f'{type(self).__name__}: the checkpoint has no pyramid weights'
+            warnings.warn(msg)
+            logger.warning(msg)
+        logger.info(f'{type(self).__name__}: loaded {len(state)} tensors; missing {len(missing)}'
+                    + (f' ({missing[:8]}...)' if missing else ''))
+        return missing
+
+    def _pyramid_maps(self, x):
+        feats, (hp, wp) = self.forward_tokens(x)
+        outs = self.pyramid.forward_tokens(*feats)
+        return ([tokens_to_map(o, hp, wp) for o in outs],
+                [tokens_to_map(f, hp, wp) for f in feats])
+
+
+@MODELS.register_module()
+class iTPNDet(_iTPNDownstream):
+    """Detection backbone: ``num_outs`` (3-5) 256-channel maps at strides 4 ... 64.
+
+    Defaults follow the official COCO configs (fpn_depth 1, rpe off for B).
+    """
+
+    def __init__(self, arch='base', fpn_dim=256, fpn_depth=1, num_outs=5, **kwargs):
+        if num_outs not in (3, 4, 5):
+            raise ValueError(f'iTPNDet: num_outs must be 3, 4 or 5, got {num_outs}')
+        super().__init__(arch, fpn_dim, fpn_depth, num_outs, **kwargs)
+
+    def forward(self, x):
+        outs, _ = self._pyramid_maps(x)
+        for _ in range(self.num_outs - 3):
+            outs.append(F.avg_pool2d(outs[-1], kernel_size=2, stride=2))
+        return tuple(outs)
+
+
+@MODELS.register_module()
+class iTPNSeg(_iTPNDownstream):
+    """Segmentation backbone: ``O_s ⊕ U_s`` at strides 4, 8, 16 and a max-pooled stride 32.
+
+    Defaults follow the official ADE20K configs (fpn_depth 2, rpe on).
+    """
+
+    def __init__(self, arch='base', fpn_dim=256, fpn_depth=2, num_outs=4, rpe=True, **kwargs):
+        if num_outs not in (3, 4):
+            raise ValueError(f'iTPNSeg: num_outs must be 3 or 4, got {num_outs}')
+        super().__init__(arch, fpn_dim, fpn_depth, num_outs, rpe=rpe, **kwargs)
+        self.out_channels = [fpn_dim + c for c in self.stage_channels]
+        if num_outs == 4:
+            self.out_channels.append(self.out_channels[-1])
+
+    def forward(self, x):
+        outs, feats = self._pyramid_maps(x)
+        outs = [torch.cat([o, f], dim=1) for o, f in zip(outs, feats)]
+        if self.num_outs == 4:
+            outs.append(F.max_pool2d(outs[-1], kernel_size=2, stride=2))
+        return tuple(outs)
