@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hvt.registry import MODELS
+
 # Set to False (e.g. in a test or a benchmark) to force the reference path everywhere.
 USE_FUSED_ATTENTION = True
 
@@ -42,6 +44,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     return attn @ v
 
 
+@MODELS.register_module()
 class Attention(nn.Module):
     """Standard multi-head self-attention on ``(B, N, C)`` tokens; keys ``qkv`` and ``proj``.
 

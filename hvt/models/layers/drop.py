@@ -2,6 +2,8 @@
 import torch
 from torch import nn
 
+from hvt.registry import MODELS
+
 
 def drop_path(x: torch.Tensor, drop_prob: float = 0., training: bool = False) -> torch.Tensor:
     """Zero whole samples of a residual branch with probability ``drop_prob``, rescaling the rest."""
@@ -13,6 +15,7 @@ def drop_path(x: torch.Tensor, drop_prob: float = 0., training: bool = False) ->
     return x * mask.div_(keep_prob)
 
 
+@MODELS.register_module()
 class DropPath(nn.Module):
     """Per-sample stochastic depth (a no-op in eval mode or when ``drop_prob`` is 0)."""
 

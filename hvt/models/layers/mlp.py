@@ -1,7 +1,10 @@
 """Feed-forward networks shared by the families."""
 from torch import nn
 
+from hvt.registry import MODELS
 
+
+@MODELS.register_module()
 class Mlp(nn.Module):
     """``fc1 -> act -> drop -> fc2 -> drop`` on channel-last tokens (timm key names ``fc1``/``fc2``)."""
 
