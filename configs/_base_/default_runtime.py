@@ -12,6 +12,8 @@ default_hooks = dict(
     checkpoint=dict(type='hvt.SafeCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # saves/restores the Python, numpy and torch RNG states so --resume continues exactly
+    rng_state=dict(type='hvt.RNGStateHook'),
 )
 
 env_cfg = dict(

@@ -1,9 +1,10 @@
-"""HVT's additions to mmengine: crash-safe checkpoints, safe resume, optimizer constructors."""
+"""HVT's additions to mmengine: crash-safe checkpoints, safe and exact resume, layer decay."""
 from .layer_decay import LayerDecayOptimWrapperConstructor
+from .rng_state import RNGStateHook
 from .safe_checkpoint import AtomicLocalBackend, SafeCheckpointHook, atomic_write
 from .safe_globals import register_safe_globals
 
 register_safe_globals()
 
 __all__ = ['AtomicLocalBackend', 'SafeCheckpointHook', 'atomic_write', 'register_safe_globals',
-           'LayerDecayOptimWrapperConstructor']
+           'LayerDecayOptimWrapperConstructor', 'RNGStateHook']
