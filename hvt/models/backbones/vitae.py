@@ -174,6 +174,21 @@ class ViTAE(_ViTAEBase):
         self.apply(_vitae_init)
         self._freeze_stages()
 
+    def get_layer_depth(self, param_name: str, prefix: str = ''):
+        """Layer id for layer-wise lr decay (BEiT/MAE numbering): the stem and the RCs
+        (``layers.0/1``) are 0, NC ``k`` is ``k + 1``; ``fc_norm`` and everything outside the
+        backbone get ``num_layers = depth + 1``. Returns ``(layer_id, num_layers)``."""
+        num_layers = self.arch_settings['depth'] + 1
+        if not param_name.startswith(prefix):
+            return num_layers, num_layers
+        name = param_name[len(prefix):]
+        m = re.match(r'layers\.2\.NC\.(\d+)\.', name)
+        if m:
+            return int(m.group(1)) + 1, num_layers
+        if name.startswith('layers.'):
+            return 0, num_layers
+        return num_layers, num_layers
+
     def _format(self, x, hw, last):
         patches = x[:, 1:] if self.is_patch else x
         if self.out_type == 'avg_featmap':

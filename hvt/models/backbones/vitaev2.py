@@ -143,7 +143,8 @@ class ViTAEv2(_ViTAEBase):
         relative_pos (bool): Swin relative position bias in the window attentions. ``False`` in
             every paper model (Table 9); the official classification checkpoints still carry
             unused ``relative_position_index`` buffers, which the converter drops.
-        drop_rate, attn_drop_rate (float): dropout after projections/FFN and on attention maps.
+        drop_rate, attn_drop_rate (float): dropout after projections/FFN and on attention maps
+            of the NCs (the official code passes neither to the RCs).
         with_cp (bool): activation checkpointing of every NC.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint=path)``; official
             checkpoints (``model`` / ``state_dict_ema`` keys, EMA preferred) are converted on the
@@ -207,8 +208,7 @@ class ViTAEv2(_ViTAEBase):
                 in_ch, a['embed_dims'][i], a['token_dims'][i], a['downsample_ratios'][i],
                 a['kernel_sizes'][i], a['dilations'][i], a['rc_heads'][i], attn_type,
                 pcm_layout='v2', groups=a['rc_groups'][i], mlp_ratio=a['rc_mlp_ratio'],
-                window_size=rc_window_size, relative_pos=relative_pos, drop=drop_rate,
-                attn_drop=attn_drop_rate)
+                window_size=rc_window_size, relative_pos=relative_pos)  # RCs: no dropout
             ncs = [
                 NormalCell(a['token_dims'][i], a['nc_heads'][i], a['mlp_ratio'], qkv_bias=True,
                            drop=drop_rate, attn_drop=attn_drop_rate, drop_path=dprs[i][k],
