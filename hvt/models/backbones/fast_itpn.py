@@ -1,0 +1,660 @@
+"""Fast-iTPN backbone (spec itpn.md §1.3) with token migration and token gathering (§3).
+
+Architecture (official ``fast_itpn/modeling_finetune.py``, ``convmlp=True``, ``naiveswiglu=True``,
+``subln=True``): ConvPatchEmbed (stride 4, no norm) -> stage 1 ConvMlpBlocks (C/4) ->
+ConvPatchMerge -> stage 2 ConvMlpBlocks (C/2) -> ConvPatchMerge -> + learnable absolute position
+embedding -> stage 3 attention blocks (separate q/k/v with q/v biases, SwiGLU with sub-LN, layer
+scale 0.1). Classification: token mean -> ``fc_norm`` -> head (``out_type='avg_featmap'``).
+
+The checkpoint keys are the official ones (``patch_embed.proj``, ``blocks.{i}.*`` over the list
+[stage-1 blocks, merge, stage-2 blocks, merge, stage-3 blocks], ``pos_embed``, ``fc_norm``), so an
+official fine-tuning checkpoint loads with only ``head.*`` renamed.
+
+Acceleration (only for dense downstream fine-tuning; both default off):
+
+* **Token migration** (``migration_ratio``): after selected stage-3 layers, each window's tokens
+  are split into A (even positions of the current window order) and B (odd positions); an A token's
+  score is its largest similarity to a B token, measured on the head-averaged attention keys of
+  that layer; the ``r`` highest-scoring A tokens of every window leave the backbone. Their
+  positions and features are stored and scattered back into the full stage-3 map at the end,
+  so every output position is filled (kept tokens carry the last layer's features, migrated ones
+  the features of the layer where they left).
+* **Token gathering** (``attn_mode='gathering'``): stage-3 blocks run window attention over
+  ``[g_w; x_w]`` (one gathering token per window) and then every token attends over all gathering
+  tokens of its image (O(N*K) instead of O(N^2)), all with the pre-trained ``q/k/v/proj`` weights.
+  ``attn_mode='window'`` is plain window attention; ``global_attn_indexes`` keeps some blocks
+  global, as in ViTDet. ``window_rpe`` adds Table VII's relative position bias (``'rpe'``: window
+  attention and the token -> gathering-token step, ``'hrpe'``: window attention only).
+
+Every design choice the paper leaves open is an argument; see docs/fast_itpn.md.
+"""
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmengine.model import BaseModule
+from torch import nn
+
+from hvt.models.layers.fast_itpn_blocks import (ConvMlpBlock, ConvPatchEmbed, ConvPatchMerge,
+                                                FastiTPNBlock)
+from hvt.models.layers.window import (pad_to_multiple, relative_position_index, window_partition,
+                                      window_reverse)
+from hvt.models.necks.itpn_pyramid import iTPNPyramid
+from hvt.registry import MODELS
+
+_ARCHS = {
+    'tiny': dict(embed_dims=384, depths=(1, 1, 12), num_heads=6),
+    'small': dict(embed_dims=384, depths=(2, 2, 20), num_heads=6),
+    'base': dict(embed_dims=512, depths=(3, 3, 24), num_heads=8),
+    'large': dict(embed_dims=768, depths=(2, 2, 40), num_heads=12),
+}
+_ALIASES = {'t': 'tiny', 's': 'small', 'b': 'base', 'l': 'large'}
+
+
+def _trunc_normal_init(m):
+    if isinstance(m, nn.Linear):
+        nn.init.trunc_normal_(m.weight, std=.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.LayerNorm):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+def build_migration_schedule(ratio: float, tokens_per_window: int, drop_layers: Sequence[int],
+                       depth: int, schedule: str = 'cumulative'):
+    """Tokens dropped per window after each stage-3 layer (a list of length ``depth``).
+
+    ``'floor'``: the spec's literal rule, ``floor(ratio * T / len(drop_layers))`` after every
+    drop layer (rounds small ratios down to nothing). ``'cumulative'``: the total
+    ``round(ratio * T)`` spread as evenly as integers allow over the drop layers (cumulative count
+    after the i-th drop layer = ``round(ratio * T * (i + 1) / n)``), which reaches the ratio.
+    """
+    r = [0] * depth
+    layers = sorted(set(drop_layers))
+    if not ratio or not layers:
+        return r
+    n = len(layers)
+    if schedule == 'floor':
+        for l in layers:
+            r[l] = int(math.floor(ratio * tokens_per_window / n))
+    elif schedule == 'cumulative':
+        prev = 0
+        for i, l in enumerate(layers):
+            cum = int(math.floor(ratio * tokens_per_window * (i + 1) / n + 0.5))
+            r[l] = cum - prev
+            prev = cum
+    else:
+        raise ValueError(f"migration_schedule must be 'floor' or 'cumulative', got {schedule!r}")
+    return r
+
+
+@MODELS.register_module()
+class FastiTPN(BaseModule):
+    """Fast-iTPN backbone.
+
+    Args:
+        arch: ``'tiny'|'small'|'base'|'large'`` (or ``t/s/b/l``), or a dict with ``embed_dims``,
+            ``depths`` (3 stage block counts), ``num_heads`` and optionally ``mlp_ratio`` and
+            ``bridge_mlp_ratio`` (both 3).
+        img_size: pre-training size; fixes the ``pos_embed`` grid (bicubically resized for other
+            inputs).
+        patch_size, inner_patches, in_channels: 16, 4, 3.
+        qkv_bias: learnable ``q_bias`` / ``v_bias``.
+        drop_rate, attn_drop_rate, drop_path_rate: dropout / stochastic depth (linear over all
+            MLP and attention blocks, merges excluded).
+        layer_scale_init_value: stage-3 layer scale init (0.1); 0 disables it.
+        subln: sub-LN in ConvMLP and SwiGLU.
+        out_indices: stages to return (0: stride 4, C/4; 1: stride 8, C/2; 2: stride 16, C).
+        out_type: ``'featmap'`` (NCHW maps) or ``'avg_featmap'`` (stage 3 becomes
+            ``fc_norm(mean(tokens))``, the official classification pooling).
+        use_mask_token: create the ``(1, 1, 4C)`` per-patch ``mask_token`` for masked pre-training;
+            ``forward(x, mask)`` then replaces masked 16x16 patches at the patch-embed level.
+        frozen_stages: -1 none; 0 patch embed; 1/2 also stage 1/2 with their merge; 3 everything.
+        norm_eval: accepted for API compatibility (the backbone has no BatchNorm).
+        with_cp: gradient checkpointing of every block.
+        migration_ratio: fraction of each window's tokens migrated out of stage 3 (0..0.5).
+        drop_layers: stage-3 layers after which tokens are dropped: an int n (the first n layers),
+            a list of indices, or None (all layers).
+        migration_schedule: ``'cumulative'`` or ``'floor'`` (see :func:`build_migration_schedule`).
+        migration_metric: ``'cosine'`` (spec) or ``'dot'`` similarity of head-averaged keys.
+        migration_point: ``'block'`` (drop after the whole block, spec) or ``'attn'`` (after the
+            attention residual, before the MLP; the MLP then skips the dropped tokens).
+        attn_mode: ``'global'`` (plain), ``'window'`` or ``'gathering'``.
+        window_size: window side in stride-16 tokens (used for migration groups as well). Inputs
+            whose grid is not a multiple are padded (bottom/right), padded keys are masked out.
+        global_attn_indexes: stage-3 blocks that stay global when ``attn_mode`` is not global.
+        window_rpe: None, ``'rpe'`` or ``'hrpe'`` (new zero-initialised per-block tables
+            ``blocks.{i}.attn.relative_position_bias_table`` of ``(2w-1)^2 x heads``).
+        gathering_init: ``'mean'`` (mean of the window's tokens at the first gathering block, no
+            parameters) or ``'learnable'`` (one ``gathering_token`` of C parameters).
+        gathering_query: ``'input'`` (the token queries of the window step also query the
+            gathering tokens; one ``proj`` on the sum) or ``'updated'`` (queries recomputed after
+            the window step; a second ``proj``).
+    """
+    arch_zoo = {**_ARCHS, **{k: _ARCHS[v] for k, v in _ALIASES.items()}}
+
+    def __init__(self, arch='base', img_size=224, patch_size=16, inner_patches=4, in_channels=3,
+                 qkv_bias=True, qk_scale=None, drop_rate=0., attn_drop_rate=0., drop_path_rate=0.,
+                 layer_scale_init_value=0.1, subln=True, norm_eps=1e-6, out_indices=(2, ),
+                 out_type='featmap', use_mask_token=False, frozen_stages=-1, norm_eval=False,
+                 with_cp=False, migration_ratio=0., drop_layers=None,
+                 migration_schedule='cumulative', migration_metric='cosine',
+                 migration_point='block', attn_mode='global', window_size=7,
+                 global_attn_indexes=(), window_rpe=None, gathering_init='mean',
+                 gathering_query='input', init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        arch = self._parse_arch(arch)
+        C = self.embed_dims = arch['embed_dims']
+        self.depths = tuple(arch['depths'])
+        self.num_heads = arch['num_heads']
+        mlp_ratio = arch.get('mlp_ratio', 3.)
+        bridge_mlp_ratio = arch.get('bridge_mlp_ratio', 3.)
+        if C % 4:
+            raise ValueError(f'FastiTPN: embed_dims {C} must be a multiple of 4')
+        self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        self.patch_size = patch_size
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
+
+        if out_type not in ('featmap', 'avg_featmap'):
+            raise ValueError(f"out_type must be 'featmap' or 'avg_featmap', got {out_type!r}")
+        self.out_type = out_type
+        out_indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
+        for i in out_indices:
+            if not -3 <= i < 3:
+                raise ValueError(f'out_indices {out_indices}: FastiTPN has 3 stages (0, 1, 2)')
+        self.out_indices = sorted(i % 3 for i in out_indices)
+
+        dims = (C // 4, C // 2, C)
+        self.patch_embed = ConvPatchEmbed(in_channels, dims[0], patch_size, inner_patches)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, 4 * C)) if use_mask_token else None
+        grid = (self.img_size[0] // patch_size, self.img_size[1] // patch_size)
+        self.pos_grid = grid
+        self.pos_embed = nn.Parameter(torch.zeros(1, grid[0] * grid[1], C))
+        self.pos_drop = nn.Dropout(drop_rate)
+
+        d1, d2, d3 = self.depths
+        n_dp = d1 + d2 + d3  # linear stochastic depth (python floats: works on the meta device)
+        dpr = [drop_path_rate * i / max(n_dp - 1, 1) for i in range(n_dp)]
+        blocks = [ConvMlpBlock(dims[0], bridge_mlp_ratio, drop_rate, dpr[i], subln, norm_eps)
+                  for i in range(d1)]
+        blocks.append(ConvPatchMerge(dims[0], norm_eps))
+        blocks += [ConvMlpBlock(dims[1], bridge_mlp_ratio, drop_rate, dpr[d1 + i], subln, norm_eps)
+                   for i in range(d2)]
+        blocks.append(ConvPatchMerge(dims[1], norm_eps))
+        blocks += [FastiTPNBlock(C, self.num_heads, mlp_ratio, qkv_bias, qk_scale, drop_rate,
+                                 attn_drop_rate, dpr[d1 + d2 + i], layer_scale_init_value, subln,
+                                 norm_eps) for i in range(d3)]
+        self.blocks = nn.ModuleList(blocks)
+        self.num_early = d1 + d2 + 2
+
+        # -- acceleration options -------------------------------------------------------------
+        if attn_mode not in ('global', 'window', 'gathering'):
+            raise ValueError(f"attn_mode must be 'global', 'window' or 'gathering', got {attn_mode!r}")
+        if window_rpe not in (None, 'rpe', 'hrpe'):
+            raise ValueError(f"window_rpe must be None, 'rpe' or 'hrpe', got {window_rpe!r}")
+        if gathering_init not in ('mean', 'learnable'):
+            raise ValueError(f"gathering_init must be 'mean' or 'learnable', got {gathering_init!r}")
+        if gathering_query not in ('input', 'updated'):
+            raise ValueError(f"gathering_query must be 'input' or 'updated', got {gathering_query!r}")
+        if migration_metric not in ('cosine', 'dot'):
+            raise ValueError(f"migration_metric must be 'cosine' or 'dot', got {migration_metric!r}")
+        if migration_point not in ('block', 'attn'):
+            raise ValueError(f"migration_point must be 'block' or 'attn', got {migration_point!r}")
+        if not 0 <= migration_ratio <= 0.5:
+            raise ValueError(f'migration_ratio must be in [0, 0.5] (only the A half of a window '
+                             f'can be dropped), got {migration_ratio}')
+        self.attn_mode = attn_mode
+        self.window_size = int(window_size)
+        self.global_attn_indexes = tuple(i % d3 for i in global_attn_indexes)
+        self.block_modes = ['global' if attn_mode == 'global' or i in self.global_attn_indexes
+                            else attn_mode for i in range(d3)]
+        self.window_rpe = window_rpe
+        self.gathering_init = gathering_init
+        self.gathering_query = gathering_query
+        self.migration_ratio = migration_ratio
+        self.migration_metric = migration_metric
+        self.migration_point = migration_point
+        if drop_layers is None:
+            drop_layers = list(range(d3))
+        elif isinstance(drop_layers, int):
+            drop_layers = list(range(min(drop_layers, d3)))
+        else:
+            drop_layers = [i % d3 for i in drop_layers]
+        self.drop_layers = drop_layers
+        self.drop_schedule = build_migration_schedule(
+            migration_ratio, self.window_size ** 2, drop_layers, d3, migration_schedule)
+        self.accelerated = any(self.drop_schedule) or any(m != 'global' for m in self.block_modes)
+        if self.accelerated and self.window_size < 2:
+            raise ValueError('window_size must be >= 2 for migration / window attention')
+        self.register_buffer('window_rpe_index', relative_position_index(self.window_size),
+                             persistent=False)
+        if window_rpe is not None:
+            n_rel = (2 * self.window_size - 1) ** 2
+            for i, blk in enumerate(self.stage3_blocks):
+                if self.block_modes[i] != 'global':
+                    blk.attn.relative_position_bias_table = nn.Parameter(
+                        torch.zeros(n_rel, self.num_heads))
+        if attn_mode == 'gathering' and gathering_init == 'learnable':
+            self.gathering_token = nn.Parameter(torch.zeros(1, 1, C))
+        else:
+            self.gathering_token = None
+
+        if out_type == 'avg_featmap':
+            self.fc_norm = nn.LayerNorm(C, eps=norm_eps)
+
+        # official init: Linear trunc_normal(0.02), LayerNorm (1, 0), convs PyTorch default
+        nn.init.trunc_normal_(self.pos_embed, std=.02)
+        if self.mask_token is not None:
+            nn.init.trunc_normal_(self.mask_token, std=.02)
+        if self.gathering_token is not None:
+            nn.init.trunc_normal_(self.gathering_token, std=.02)
+        self.apply(_trunc_normal_init)
+        self._freeze_stages()
+
+    # ------------------------------------------------------------------------------------------
+    @classmethod
+    def _parse_arch(cls, arch):
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in cls.arch_zoo:
+                raise ValueError(f'FastiTPN: unknown arch {arch!r}; valid: '
+                                 f'{sorted(cls.arch_zoo)} or a dict')
+            return dict(cls.arch_zoo[key])
+        if not isinstance(arch, dict):
+            raise TypeError(f'FastiTPN: arch must be a str or dict, got {type(arch)}')
+        missing = {'embed_dims', 'depths', 'num_heads'} - set(arch)
+        if missing:
+            raise ValueError(f'FastiTPN: arch dict is missing {sorted(missing)}')
+        if len(arch['depths']) != 3:
+            raise ValueError(f"FastiTPN: arch depths needs 3 stage block counts, got {arch['depths']}")
+        return dict(arch)
+
+    @property
+    def stage3_blocks(self):
+        return self.blocks[self.num_early:]
+
+    def init_weights(self):
+        # the layers were initialised in __init__ (official scheme); this runs init_cfg
+        # (e.g. Pretrained) and the children's own init_weights (the pyramid of FastiTPNDet)
+        super().init_weights()
+
+    def _freeze_stages(self):
+        if self.frozen_stages < 0:
+            return
+        d1, d2, _ = self.depths
+        modules = [self.patch_embed]
+        params = [self.mask_token] if self.mask_token is not None else []
+        if self.frozen_stages >= 1:
+            modules += list(self.blocks[:d1 + 1])
+        if self.frozen_stages >= 2:
+            modules += list(self.blocks[d1 + 1:d1 + d2 + 2])
+        if self.frozen_stages >= 3:
+            modules += list(self.stage3_blocks)
+            params.append(self.pos_embed)
+            if hasattr(self, 'fc_norm'):
+                modules.append(self.fc_norm)
+        for m in modules:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+        for p in params:
+            p.requires_grad = False
+
+    def train(self, mode=True):
+        super().train(mode)
+        self._freeze_stages()
+        return self
+
+    def get_layer_depth(self, param_name: str, prefix: str = ''):
+        """Layer id for layer-wise lr decay, as the official code numbers it.
+
+        ``patch_embed`` / ``pos_embed`` / ``mask_token`` / ``gathering_token`` -> 0,
+        ``blocks.{i}`` -> i + 1 (the merges count), everything else -> ``num_layers - 1``.
+        Returns ``(layer_id, num_layers)`` with ``num_layers = len(blocks) + 2`` (mmpretrain's
+        ``LearningRateDecayOptimWrapperConstructor`` convention).
+        """
+        num_layers = len(self.blocks) + 2
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        name = param_name[len(prefix):]
+        if name.startswith(('patch_embed', 'pos_embed', 'mask_token', 'gathering_token')):
+            return 0, num_layers
+        if name.startswith('blocks.'):
+            return int(name.split('.')[1]) + 1, num_layers
+        return num_layers - 1, num_layers
+
+    def _run(self, fn, *args):
+        if self.with_cp and self.training and any(
+                torch.is_tensor(a) and a.requires_grad for a in args):
+            return cp.checkpoint(fn, *args, use_reentrant=False)
+        return fn(*args)
+
+    def resized_pos_embed(self, hp, wp):
+        """``pos_embed`` as a channel-last ``(1, hp, wp, C)`` map (bicubic for other grids)."""
+        gh, gw = self.pos_grid
+        pos = self.pos_embed.reshape(1, gh, gw, -1)
+        if (hp, wp) == (gh, gw):
+            return pos
+        pos = F.interpolate(pos.permute(0, 3, 1, 2).float(), size=(hp, wp), mode='bicubic',
+                            align_corners=False)
+        return pos.to(self.pos_embed.dtype).permute(0, 2, 3, 1)
+
+    # ------------------------------------------------------------------------------------------
+    def forward_features(self, x, mask=None, return_migration=False):
+        """Channel-last stage features ``(f4, f8, f16)``: ``(B, H/4, W/4, C/4)``,
+        ``(B, H/8, W/8, C/2)`` and the full stage-3 map ``(B, H/16, W/16, C)`` (migrated tokens
+        replenished). With ``return_migration`` also the migration record (see :meth:`stage3`).
+        """
+        feats, x = self.forward_early(x, mask)
+        B, hp, wp, _ = x.shape
+        x = self.pos_drop(x + self.resized_pos_embed(hp, wp))
+        x, record = self.stage3(x)
+        feats.append(x)
+        return (tuple(feats), record) if return_migration else tuple(feats)
+
+    def forward_early(self, x, mask=None):
+        """Patch embed, stages 1 and 2 and both merges on channel-last maps.
+
+        Returns ``([f4, f8], x16)``: the stage-1/2 outputs (taken right before each merge) and the
+        stage-3 input before the position embedding.
+        """
+        if mask is not None and self.mask_token is None:
+            raise ValueError('FastiTPN: forward with a mask needs use_mask_token=True')
+        x = self.patch_embed(x, mask, self.mask_token)
+        d1, d2, _ = self.depths
+        feats = []
+        for i, blk in enumerate(self.blocks[:self.num_early]):
+            if i in (d1, d1 + d2 + 1):  # a merge: keep the stage output just before it
+                feats.append(x)
+            x = self._run(blk, x)
+        return feats, x
+
+    def forward(self, x, mask=None):
+        feats = self.forward_features(x, mask)
+        outs = []
+        for i in self.out_indices:
+            f = feats[i]
+            if i == 2 and self.out_type == 'avg_featmap':
+                outs.append(self.fc_norm(f.mean(dim=(1, 2))))
+            else:
+                outs.append(f.permute(0, 3, 1, 2))
+        return tuple(outs)
+
+    # -- stage 3 -----------------------------------------------------------------------------
+    def stage3(self, x):
+        """Stage 3 on a channel-last ``(B, Hp, Wp, C)`` map; returns ``(map, record)``.
+
+        ``record`` is None for the plain model, else a dict with the window geometry and, per
+        window, the positions (window-raster index ``0..w*w-1``) of the kept tokens and of the
+        tokens migrated after each drop layer with their features.
+        """
+        B, hp, wp, C = x.shape
+        if not self.accelerated:
+            t = x.reshape(B, hp * wp, C)
+            for blk in self.stage3_blocks:
+                t = self._run(blk, t)
+            return t.reshape(B, hp, wp, C), None
+
+        ws = self.window_size
+        xp, (ph, pw) = pad_to_multiple(x, ws)
+        Hq, Wq = xp.shape[1:3]
+        nh, nw = Hq // ws, Wq // ws
+        nW, T = nh * nw, ws * ws
+        xw = window_partition(xp, ws).reshape(B, nW, T, C)
+        pos = torch.arange(T, device=x.device).expand(B, nW, T)
+        valid = None
+        if ph or pw:
+            m = torch.zeros(1, Hq, Wq, 1, device=x.device)
+            m[:, :hp, :wp] = 1
+            valid = window_partition(m, ws).reshape(1, nW, T).bool().expand(B, nW, T)
+        geo = dict(ws=ws, nh=nh, nw=nw, migrated=False)
+        g = None
+        stored_pos, stored_feat = [], []
+        for i, blk in enumerate(self.stage3_blocks):
+            mode, r = self.block_modes[i], self.drop_schedule[i]
+            xw, g, keys = self._attn_half(blk, mode, xw, g, pos, valid, geo, need_keys=r > 0)
+            if r and self.migration_point == 'attn':
+                xw, pos, valid, dp, df = self._migrate(xw, keys, pos, valid, r)
+                stored_pos.append(dp)
+                stored_feat.append(df)
+                geo['migrated'] = True
+            xw = xw + blk.drop_path(blk.mlp_branch(xw))
+            if g is not None and mode == 'gathering':
+                g = g + blk.drop_path(blk.mlp_branch(g))
+            if r and self.migration_point == 'block':
+                xw, pos, valid, dp, df = self._migrate(xw, keys, pos, valid, r)
+                stored_pos.append(dp)
+                stored_feat.append(df)
+                geo['migrated'] = True
+
+        all_pos = torch.cat([pos] + stored_pos, dim=2)
+        all_feat = torch.cat([xw] + stored_feat, dim=2)
+        full = all_feat.new_zeros(B, nW, T, C).scatter(
+            2, all_pos.unsqueeze(-1).expand(-1, -1, -1, C), all_feat)
+        out = window_reverse(full.reshape(B * nW, T, C), ws, Hq, Wq)[:, :hp, :wp]
+        record = dict(window_size=ws, grid=(Hq, Wq), kept_pos=pos, kept_feat=xw,
+                      dropped_pos=stored_pos, dropped_feat=stored_feat)
+        return out.contiguous(), record
+
+    @staticmethod
+    def _key_mask_bias(valid, dtype):
+        """``(B, nW, L)`` bool -> additive ``(B, nW, 1, 1, L)`` bias (0 / very negative)."""
+        neg = torch.finfo(dtype).min / 4
+        return torch.zeros(valid.shape, dtype=dtype, device=valid.device).masked_fill(
+            ~valid, neg)[:, :, None, None, :]
+
+    def _window_rpe(self, blk, pos, geo, with_g):
+        """Relative position bias ``(1 | B, 1 | nW, heads, L, L)`` for window attention.
+
+        The gathering token (first in the window) sits at the window centre.
+        """
+        table = blk.attn.relative_position_bias_table
+        ws = geo['ws']
+        idx = self.window_rpe_index
+        if with_g:
+            c = (ws - 1) // 2
+            coords = torch.stack(torch.meshgrid(
+                torch.arange(ws, device=idx.device), torch.arange(ws, device=idx.device),
+                indexing='ij')).flatten(1)  # (2, T)
+            rel_tg = coords - c  # token - centre
+            to_idx = (rel_tg[0] + ws - 1) * (2 * ws - 1) + rel_tg[1] + ws - 1
+            from_idx = (-rel_tg[0] + ws - 1) * (2 * ws - 1) - rel_tg[1] + ws - 1
+            centre = (ws - 1) * (2 * ws - 1) + ws - 1
+            T = ws * ws
+            ext = idx.new_empty(T + 1, T + 1)
+            ext[1:, 1:] = idx
+            ext[0, 1:] = from_idx  # g (query) -> token (key): offset centre - token
+            ext[1:, 0] = to_idx
+            ext[0, 0] = centre
+            idx = ext
+        if geo['migrated']:
+            p = pos
+            if with_g:
+                p = torch.cat([pos.new_zeros(*pos.shape[:2], 1), pos + 1], dim=2)
+            idx = idx[p[..., :, None], p[..., None, :]]  # (B, nW, L, L)
+        else:
+            idx = idx[None, None]
+        bias = table[idx.reshape(-1)].reshape(*idx.shape, -1)
+        return bias.movedim(-1, -3)
+
+    def _cross_rpe(self, blk, pos, geo):
+        """Bias ``(B | 1, heads, nW*L, nW)`` for token -> gathering-token attention: offsets from
+        the token to each window centre, clipped to the table range."""
+        table = blk.attn.relative_position_bias_table
+        ws, nh, nw = geo['ws'], geo['nh'], geo['nw']
+        dev = table.device
+        T = ws * ws
+        local = torch.arange(T, device=dev)
+        win = torch.arange(nh * nw, device=dev)
+        ty = (win[:, None] // nw) * ws + local[None] // ws  # (nW, T)
+        tx = (win[:, None] % nw) * ws + local[None] % ws
+        c = (ws - 1) // 2
+        cy = (win // nw) * ws + c
+        cx = (win % nw) * ws + c
+        dy = (ty[..., None] - cy).clamp(-(ws - 1), ws - 1)  # (nW, T, nW)
+        dx = (tx[..., None] - cx).clamp(-(ws - 1), ws - 1)
+        idx = (dy + ws - 1) * (2 * ws - 1) + dx + ws - 1
+        if geo['migrated']:
+            B = pos.shape[0]
+            flat = (win[None, :, None] * T + pos).reshape(B, -1)  # (B, nW*L)
+            idx = idx.reshape(-1, nh * nw)[flat]  # (B, nW*L, nW)
+        else:
+            idx = idx.reshape(1, -1, nh * nw)
+        bias = table[idx.reshape(-1)].reshape(*idx.shape, -1)
+        return bias.movedim(-1, -3)
+
+    def _attn_half(self, blk, mode, xw, g, pos, valid, geo, need_keys):
+        """Attention residual of one stage-3 block on windowed tokens ``(B, nW, L, C)``."""
+        B, nW, L, C = xw.shape
+        attn = blk.attn
+        heads = attn.num_heads
+        if mode == 'global':
+            t = xw.reshape(B, nW * L, C)
+            bias = None
+            if valid is not None:
+                bias = self._key_mask_bias(valid.reshape(B, 1, nW * L), t.dtype)[:, 0]
+            y, k = attn(blk.norm1(t), bias, return_keys=True)
+            xw = xw + blk.drop_path(blk.scale1(y)).reshape(B, nW, L, C)
+            keys = None
+            if need_keys:
+                keys = k.mean(1).reshape(B, nW, L, -1)
+            return xw, g, keys
+
+        with_g = mode == 'gathering'
+        if with_g and g is None:
+            if self.gathering_token is not None:
+                g = self.gathering_token.expand(B, nW, C).to(xw.dtype)
+            elif valid is None:
+                g = xw.mean(dim=2)
+            else:
+                w = valid.unsqueeze(-1).to(xw.dtype)
+                g = (xw * w).sum(2) / w.sum(2).clamp(min=1)
+        z = torch.cat([g.unsqueeze(2), xw], dim=2) if with_g else xw
+        Lz = z.shape[2]
+        q, k, v = attn.qkv(blk.norm1(z))  # (B, nW, heads, Lz, hd)
+        bias = None
+        if attn_table(attn) is not None and self.window_rpe is not None:
+            bias = self._window_rpe(blk, pos, geo, with_g)  # (1|B, 1|nW, heads, Lz, Lz)
+        if valid is not None:
+            vz = torch.cat([valid.new_ones(B, nW, 1), valid], dim=2) if with_g else valid
+            mb = self._key_mask_bias(vz, q.dtype)
+            bias = mb if bias is None else bias.to(q.dtype) + mb
+        if bias is not None:
+            bias = bias.expand(B, nW, heads, Lz, Lz).reshape(B * nW, heads, Lz, Lz)
+        hd = q.shape[-1]
+        o = attn.attend(q.reshape(B * nW, heads, Lz, hd), k.reshape(B * nW, heads, Lz, hd),
+                        v.reshape(B * nW, heads, Lz, hd), bias).reshape(B, nW, Lz, C)
+        keys = None
+        if need_keys:
+            keys = (k[:, :, :, 1:] if with_g else k).mean(2)  # (B, nW, L, hd)
+        if not with_g:
+            xw = xw + blk.drop_path(blk.scale1(attn.proj_drop(attn.proj(o))))
+            return xw, g, keys
+
+        ox = o[:, :, 1:]
+        g = g + blk.drop_path(blk.scale1(attn.proj_drop(attn.proj(o[:, :, 0]))))
+        kg, vg = attn.project_kv(blk.norm1(g))  # (B, heads, nW, hd)
+        cbias = None
+        if self.window_rpe == 'rpe':
+            cbias = self._cross_rpe(blk, pos, geo).to(q.dtype)  # (1|B, heads, nW*L, nW)
+        if self.gathering_query == 'input':
+            qx = q[:, :, :, 1:].permute(0, 2, 1, 3, 4).reshape(B, heads, nW * L, hd)
+            oc = attn.attend(qx, kg, vg, cbias).reshape(B, nW, L, C)
+            xw = xw + blk.drop_path(blk.scale1(attn.proj_drop(attn.proj(ox + oc))))
+        else:
+            xw = xw + blk.drop_path(blk.scale1(attn.proj_drop(attn.proj(ox))))
+            qx = attn.project_q(blk.norm1(xw.reshape(B, nW * L, C)))  # (B, heads, nW*L, hd)
+            oc = attn.attend(qx, kg, vg, cbias).reshape(B, nW, L, C)
+            xw = xw + blk.drop_path(blk.scale1(attn.proj_drop(attn.proj(oc))))
+        return xw, g, keys
+
+    def _migrate(self, xw, keys, pos, valid, r):
+        """Drop the ``r`` most redundant A tokens of every window (see the module docstring)."""
+        B, nW, L, C = xw.shape
+        nA = (L + 1) // 2
+        if L < 2 or r > nA:
+            raise ValueError(f'token migration: cannot drop {r} of {L} tokens per window '
+                             f'(lower migration_ratio or use more drop_layers)')
+        with torch.no_grad():
+            k = keys.float()
+            if self.migration_metric == 'cosine':
+                k = F.normalize(k, dim=-1)
+            sim = k[:, :, 0::2] @ k[:, :, 1::2].transpose(-1, -2)  # (B, nW, nA, nB)
+            if valid is not None:
+                sim = sim.masked_fill(~valid[:, :, None, 1::2], float('-inf'))
+            score = sim.amax(dim=-1)
+            if valid is not None:  # padding tokens leave first
+                score = score.masked_fill(~valid[:, :, 0::2], float('inf'))
+            top = score.topk(r, dim=-1).indices * 2  # token index in the window
+            drop = torch.zeros(B, nW, L, dtype=torch.uint8, device=xw.device)
+            drop.scatter_(2, top, 1)
+            order = torch.sort(drop, dim=2, stable=True).indices
+        keep_idx, drop_idx = order[:, :, :L - r], order[:, :, L - r:]
+
+        def take(t, idx):
+            if t.dim() == 4:
+                return t.gather(2, idx.unsqueeze(-1).expand(-1, -1, -1, t.shape[-1]))
+            return t.gather(2, idx)
+
+        dropped_pos, dropped_feat = take(pos, drop_idx), take(xw, drop_idx)
+        xw, pos = take(xw, keep_idx), take(pos, keep_idx)
+        if valid is not None:
+            valid = take(valid, keep_idx)
+        return xw, pos, valid, dropped_pos, dropped_feat
+
+
+def attn_table(attn):
+    return getattr(attn, 'relative_position_bias_table', None)
+
+
+@MODELS.register_module()
+class FastiTPNDet(FastiTPN):
+    """Fast-iTPN + the iTPN pyramid replacing FPN, for mmdet (``neck=None``) and similar.
+
+    The pyramid (spec §2.2, the shared :class:`iTPNPyramid`, keys ``pyramid.*``) takes the stage-1
+    and stage-2 outputs and the full stage-3 map (migrated tokens already replenished), so token
+    migration and gathering work unchanged underneath. Its per-pixel MLP blocks are exactly 1x1
+    ConvMLPs (spec A16 [R]).
+
+    Args:
+        fpn_dim, fpn_depth, pyramid_mlp_ratio: pyramid width (256), blocks per top-down step
+            (1, as the official COCO configs), MLP ratio (4).
+        out_strides: any increasing subset of (4, 8, 16, 32, 64); stride 32 / 64 are 2x2 pools
+            of the level above (spec A25: 5 scales 4-64 for Mask R-CNN, 4 scales 8-64 for DINO).
+        extra_pool: ``'avg'`` (detection, official) or ``'max'`` (segmentation).
+        **kwargs: :class:`FastiTPN` arguments (migration, gathering, drop path, ...).
+    """
+
+    def __init__(self, arch='base', fpn_dim=256, fpn_depth=1, pyramid_mlp_ratio=4.,
+                 out_strides=(4, 8, 16, 32, 64), extra_pool='avg', **kwargs):
+        kwargs.setdefault('out_type', 'featmap')
+        super().__init__(arch=arch, **kwargs)
+        C = self.embed_dims
+        self.pyramid = iTPNPyramid((C // 4, C // 2, C), fpn_dim=fpn_dim, fpn_depth=fpn_depth,
+                                   mlp_ratio=pyramid_mlp_ratio)
+        out_strides = tuple(out_strides)
+        if (not out_strides or any(s not in (4, 8, 16, 32, 64) for s in out_strides)
+                or list(out_strides) != sorted(set(out_strides))):
+            raise ValueError(f'FastiTPNDet: out_strides must be an increasing subset of '
+                             f'(4, 8, 16, 32, 64), got {out_strides}')
+        if extra_pool not in ('avg', 'max'):
+            raise ValueError(f"FastiTPNDet: extra_pool must be 'avg' or 'max', got {extra_pool!r}")
+        self.out_strides = out_strides
+        self.extra_pool = extra_pool
+
+    def forward(self, x):
+        f4, f8, f16 = self.forward_features(x)
+        o4, o8, o16 = self.pyramid.forward_channel_last(f4, f8, f16)
+        maps = {4: o4.permute(0, 3, 1, 2), 8: o8.permute(0, 3, 1, 2),
+                16: o16.permute(0, 3, 1, 2)}
+        pool = F.avg_pool2d if self.extra_pool == 'avg' else F.max_pool2d
+        if self.out_strides[-1] >= 32:
+            maps[32] = pool(maps[16], kernel_size=2, stride=2)
+        if self.out_strides[-1] >= 64:
+            maps[64] = pool(maps[32], kernel_size=2, stride=2)
+        return tuple(maps[s].contiguous() for s in self.out_strides)

@@ -1,0 +1,399 @@
+"""Fast-iTPN (spec itpn.md §1.3, §3): exact counts, official keys, layer equivalences with the
+official NCHW formulas, token migration and token gathering behaviour, the detection wrapper,
+the benchmark tool and a tiny fine-tuning run."""
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hvt.models.backbones.fast_itpn import FastiTPN, FastiTPNDet, build_migration_schedule
+from hvt.models.layers import window_partition
+from hvt.registry import MODELS
+
+TINY = dict(embed_dims=64, depths=(1, 1, 4), num_heads=2)
+
+
+def make(seed=0, **kw):
+    torch.manual_seed(seed)
+    kw.setdefault('arch', TINY)
+    return FastiTPN(**kw).eval()
+
+
+# -- sizes and keys ------------------------------------------------------------------------------
+@pytest.mark.parametrize('arch,expected', [('t', 24_219_976), ('s', 39_902_920),
+                                           ('b', 84_825_192), ('l', 312_017_320)])
+def test_param_counts_exact(arch, expected):
+    """Backbone + fc_norm + 1000-class head at 224 (spec §1.3 / §5, code-derived integers)."""
+    with torch.device('meta'):
+        m = MODELS.build(dict(type='hvt.FastiTPN', arch=arch, out_type='avg_featmap'))
+        head = torch.nn.Linear(m.embed_dims, 1000)
+    n = sum(p.numel() for p in m.parameters()) + sum(p.numel() for p in head.parameters())
+    assert n == expected
+    # printed values (24.2 / 40.0 / 85.2 / 312.3 M) within 1%
+    printed = dict(t=24.2e6, s=40.0e6, b=85.2e6, l=312.3e6)[arch]
+    assert abs(n - printed) / printed < 0.01
+
+
+def test_arch_errors():
+    with pytest.raises(ValueError, match='valid'):
+        FastiTPN(arch='huge')
+    with pytest.raises(ValueError, match='depths'):
+        FastiTPN(arch=dict(embed_dims=64, depths=(1, 1), num_heads=2))
+    with pytest.raises(ValueError, match='migration_ratio'):
+        FastiTPN(arch=TINY, migration_ratio=0.6)
+    with pytest.raises(ValueError, match='attn_mode'):
+        FastiTPN(arch=TINY, attn_mode='local')
+
+
+def test_official_key_names():
+    m = FastiTPN(arch='tiny', out_type='avg_featmap')
+    sd = m.state_dict()
+    shapes = {k: tuple(v.shape) for k, v in sd.items()}
+    # ConvPatchEmbed: conv 3 -> C/4 = 96, k = s = 4, with bias and no norm
+    assert shapes['patch_embed.proj.weight'] == (96, 3, 4, 4)
+    assert not any(k.startswith('patch_embed.norm') for k in sd)
+    # blocks.0 = ConvMlpBlock (C/4), blocks.1 = ConvPatchMerge, blocks.2 ConvMlpBlock (C/2), blocks.3 merge
+    assert shapes['blocks.0.mlp.fc1.weight'] == (288, 96, 1, 1)
+    assert shapes['blocks.0.mlp.ffn_ln.weight'] == (288, )
+    assert shapes['blocks.0.mlp.fc2.weight'] == (96, 288, 1, 1)
+    assert 'blocks.0.norm2.weight' in sd and 'blocks.0.gamma_2' not in sd
+    assert shapes['blocks.1.reduction.weight'] == (192, 96, 2, 2) and 'blocks.1.reduction.bias' in sd
+    assert shapes['blocks.1.norm.weight'] == (96, )
+    assert shapes['blocks.3.reduction.weight'] == (384, 192, 2, 2)
+    b = 'blocks.4.'
+    for k in ('norm1.weight', 'attn.q_proj.weight', 'attn.k_proj.weight', 'attn.v_proj.weight',
+              'attn.q_bias', 'attn.v_bias', 'attn.proj.weight', 'attn.proj.bias', 'norm2.weight',
+              'mlp.w1.weight', 'mlp.w2.weight', 'mlp.ffn_ln.weight', 'mlp.w3.weight', 'gamma_1',
+              'gamma_2'):
+        assert b + k in sd, k
+    assert not any(k.endswith(('q_proj.bias', 'k_proj.bias', 'v_proj.bias', 'k_bias')) for k in sd)
+    assert shapes[b + 'mlp.w1.weight'] == (1152, 384)
+    assert torch.allclose(sd[b + 'gamma_1'], torch.full((384, ), 0.1))
+    assert shapes['pos_embed'] == (1, 196, 384)
+    assert 'fc_norm.weight' in sd
+    assert len(m.blocks) == 1 + 1 + 1 + 1 + 12
+    assert sum(k.startswith('blocks.15.') for k in sd) > 0 and 'blocks.16.norm1.weight' not in sd
+
+
+def test_layer_depth_numbering():
+    m = FastiTPN(arch='b', out_type='avg_featmap')  # 3+1+3+1+24 = 32 entries
+    assert m.get_layer_depth('backbone.pos_embed', 'backbone.') == (0, 34)
+    assert m.get_layer_depth('backbone.patch_embed.proj.weight', 'backbone.') == (0, 34)
+    assert m.get_layer_depth('backbone.blocks.3.reduction.weight', 'backbone.') == (4, 34)
+    assert m.get_layer_depth('backbone.blocks.31.gamma_1', 'backbone.') == (32, 34)
+    assert m.get_layer_depth('backbone.fc_norm.weight', 'backbone.') == (33, 34)
+    assert m.get_layer_depth('head.fc.weight', 'backbone.') == (33, 34)
+
+
+# -- shapes and layer equivalence with the official NCHW formulas ---------------------------------
+def test_shapes_and_pos_embed_resize():
+    m = make(out_indices=(0, 1, 2))
+    with torch.no_grad():
+        outs = m(torch.randn(2, 3, 96, 128))
+    assert [tuple(o.shape) for o in outs] == [(2, 16, 24, 32), (2, 32, 12, 16), (2, 64, 6, 8)]
+    m = make(out_type='avg_featmap')
+    with torch.no_grad():
+        (pooled, ) = m(torch.randn(2, 3, 224, 224))
+    assert pooled.shape == (2, 64)
+    with pytest.raises(ValueError, match='multiple of the patch size'):
+        m(torch.randn(1, 3, 100, 100))
+
+
+def _ln_nchw(x, ln):
+    return F.layer_norm(x.permute(0, 2, 3, 1), ln.normalized_shape, ln.weight, ln.bias,
+                        ln.eps).permute(0, 3, 1, 2)
+
+
+def _reference_early(m, img):
+    """The official NCHW computation of patch embed, stage 1 and stage 2 (convs as convs)."""
+    x = F.conv2d(img, m.patch_embed.proj.weight, m.patch_embed.proj.bias, stride=4)
+    d1, d2, _ = m.depths
+    feats = []
+    for i, blk in enumerate(m.blocks[:m.num_early]):
+        if i in (d1, d1 + d2 + 1):
+            feats.append(x)
+            x = F.conv2d(_ln_nchw(x, blk.norm), blk.reduction.weight, blk.reduction.bias, stride=2)
+        else:
+            mlp = blk.mlp
+            y = F.gelu(F.conv2d(_ln_nchw(x, blk.norm2), mlp.fc1.weight, mlp.fc1.bias))
+            y = F.conv2d(_ln_nchw(y, mlp.ffn_ln), mlp.fc2.weight, mlp.fc2.bias)
+            x = x + y
+    return feats, x
+
+
+def test_early_stages_match_official_conv_formulas():
+    m = make(arch=dict(embed_dims=64, depths=(2, 2, 1), num_heads=2), out_indices=(0, 1))
+    img = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        f4, f8 = m(img)
+        ref, _ = _reference_early(m, img)
+    torch.testing.assert_close(f4, ref[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(f8, ref[1], rtol=1e-5, atol=1e-5)
+
+
+def test_stage3_block_matches_official_formula():
+    m = make()
+    blk = m.stage3_blocks[0]
+    for p in blk.parameters():  # non-trivial biases / norms
+        torch.nn.init.normal_(p, std=0.1) if p.dim() == 1 else None
+    x = torch.randn(2, 10, 64)
+    a, s = blk.attn, blk.attn.scale
+    h = blk.norm1(x)
+    q = F.linear(h, a.q_proj.weight, a.q_bias).reshape(2, 10, 2, 32).transpose(1, 2)
+    k = F.linear(h, a.k_proj.weight).reshape(2, 10, 2, 32).transpose(1, 2)
+    v = F.linear(h, a.v_proj.weight, a.v_bias).reshape(2, 10, 2, 32).transpose(1, 2)
+    attn = ((q * s).float() @ k.float().transpose(-2, -1)).softmax(-1)
+    y = a.proj((attn @ v).transpose(1, 2).reshape(2, 10, 64))
+    ref = x + blk.gamma_1 * y
+    mlp = blk.mlp
+    hid = F.silu(mlp.w1(blk.norm2(ref))) * mlp.w2(blk.norm2(ref))
+    ref = ref + blk.gamma_2 * mlp.w3(mlp.ffn_ln(hid))
+    with torch.no_grad():
+        torch.testing.assert_close(blk(x), ref.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_mask_token_matches_official_unfold_fold():
+    m = make(use_mask_token=True)
+    torch.nn.init.normal_(m.mask_token)
+    img = torch.randn(2, 3, 64, 64)
+    mask = torch.rand(2, 16) > 0.5
+    with torch.no_grad():
+        out = m.patch_embed(img, mask, m.mask_token)  # channel-last
+        x = F.conv2d(img, m.patch_embed.proj.weight, m.patch_embed.proj.bias, stride=4)
+        cols = F.unfold(x, kernel_size=4, stride=4).transpose(1, 2)
+        w = mask.unsqueeze(-1).float()
+        cols = cols * (1 - w) + m.mask_token * w
+        ref = F.fold(cols.transpose(1, 2), output_size=(16, 16), kernel_size=4, stride=4)
+    torch.testing.assert_close(out.permute(0, 3, 1, 2), ref)
+    assert m.mask_token.shape == (1, 1, 4 * 64)
+    with torch.no_grad():  # masking changes the output of masked patches only at stage 1
+        f4 = m.forward_features(img, mask=mask)[0]
+    assert f4.shape == (2, 16, 16, 16)
+
+
+# -- token migration -----------------------------------------------------------------------------
+def test_migration_schedule():
+    assert build_migration_schedule(0.4, 49, range(24), 24, 'floor') == [0] * 24
+    assert build_migration_schedule(0.4, 64, range(4), 24, 'floor')[:5] == [6, 6, 6, 6, 0]
+    r = build_migration_schedule(0.4, 64, range(24), 24, 'cumulative')
+    assert sum(r) == round(0.4 * 64) and max(r) - min(r) <= 1
+    r = build_migration_schedule(0.1, 49, [2, 5], 8, 'cumulative')
+    assert r == [0, 0, 2, 0, 0, 3, 0, 0]
+
+
+def test_migration_zero_is_bit_identical():
+    img = torch.randn(2, 3, 112, 112)
+    plain = make()
+    with torch.no_grad():
+        ref = plain(img)[0]
+        for kw in (dict(migration_ratio=0.), dict(migration_ratio=0., drop_layers=2),
+                   dict(migration_ratio=0.3, migration_schedule='floor', window_size=3)):
+            m = make(**kw)
+            assert not any(m.drop_schedule)
+            assert torch.equal(m(img)[0], ref)
+
+
+def _check_positions(record, T):
+    allpos = torch.cat([record['kept_pos']] + record['dropped_pos'], dim=2)
+    assert allpos.shape[2] == T
+    expected = torch.arange(T).expand_as(allpos)
+    assert torch.equal(allpos.sort(dim=2).values, expected)  # every position exactly once
+
+
+@pytest.mark.parametrize('kw', [dict(window_size=7), dict(window_size=4),  # 4: padded 7x7 grid
+                                dict(window_size=7, attn_mode='gathering', window_rpe='rpe'),
+                                dict(window_size=4, attn_mode='window', migration_point='attn')])
+def test_migration_replenishes_every_position(kw):
+    m = make(migration_ratio=0.4, **kw)
+    img = torch.randn(2, 3, 112, 112)
+    with torch.no_grad():
+        (f4, f8, f16), rec = m.forward_features(img, return_migration=True)
+    ws = rec['window_size']
+    T = ws * ws
+    assert sum(m.drop_schedule) == round(0.4 * T)
+    assert len(rec['dropped_pos']) == sum(r > 0 for r in m.drop_schedule)
+    _check_positions(rec, T)
+    assert f16.shape == (2, 7, 7, 64)
+    # the map holds the kept features at kept positions and the stored features at the others
+    Hq, Wq = rec['grid']
+    full = F.pad(f16, (0, 0, 0, Wq - 7, 0, Hq - 7))
+    win = window_partition(full, ws).reshape(2, -1, T, 64)
+    valid = window_partition(F.pad(torch.ones(1, 7, 7, 1), (0, 0, 0, Wq - 7, 0, Hq - 7)),
+                             ws).reshape(1, -1, T).bool()
+    for pos, feat in [(rec['kept_pos'], rec['kept_feat'])] + list(
+            zip(rec['dropped_pos'], rec['dropped_feat'])):
+        got = win.gather(2, pos.unsqueeze(-1).expand(-1, -1, -1, 64))
+        v = valid.expand(2, -1, -1).gather(2, pos)
+        assert torch.equal(got[v], feat[v])
+    assert torch.isfinite(f16).all() and (f16.abs().sum(-1) > 0).all()
+
+
+def test_migration_matches_running_plain_blocks_on_shrinking_sets():
+    """Global attention: the dropped tokens really leave; the selection is the top-r A tokens."""
+    m = make(migration_ratio=0.3, window_size=7)
+    img = torch.randn(1, 3, 112, 112)
+    with torch.no_grad():
+        (_, _, f16), rec = m.forward_features(img, return_migration=True)
+        # reference: plain blocks on the remaining token set (window-raster order is irrelevant)
+        x = m.forward_early(img)[1]
+        x = x + m.resized_pos_embed(7, 7)
+        t = window_partition(x, 7).reshape(1, 1, 49, 64)  # one window covers the 7x7 grid
+        pos = torch.arange(49).reshape(1, 1, 49)
+        event = 0
+        for i, blk in enumerate(m.stage3_blocks):
+            h = blk.norm1(t[0])
+            _, k, _ = blk.attn.qkv(h)
+            t = blk(t[0]).unsqueeze(0)
+            r = m.drop_schedule[i]
+            if not r:
+                continue
+            # the spec's rule: A = even, B = odd positions; score = max cosine of mean keys
+            kk = F.normalize(k.mean(1), dim=-1)[0]
+            score = (kk[0::2] @ kk[1::2].T).amax(-1)
+            chosen = (score.topk(r).indices * 2)
+            assert set(pos[0, 0, chosen].tolist()) == set(rec['dropped_pos'][event][0, 0].tolist())
+            keep = torch.ones(t.shape[2], dtype=torch.bool)
+            keep[chosen] = False
+            t, pos = t[:, :, keep], pos[:, :, keep]
+            event += 1
+        ref = torch.zeros(1, 1, 49, 64)
+        ref[0, 0, pos[0, 0]] = t[0, 0]
+        got = window_partition(f16, 7).reshape(1, 1, 49, 64)
+        torch.testing.assert_close(got[0, 0, pos[0, 0]], ref[0, 0, pos[0, 0]], rtol=1e-4,
+                                   atol=1e-5)
+
+
+# -- window attention and token gathering --------------------------------------------------------
+def test_window_equal_to_grid_is_global_attention():
+    img = torch.randn(2, 3, 112, 112)
+    with torch.no_grad():
+        ref = make()(img)[0]
+        out = make(attn_mode='window', window_size=7)(img)[0]
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_padded_window_attention_matches_per_window_blocks():
+    m = make(attn_mode='window', window_size=4)  # 7x7 grid -> padded to 8x8, padded keys masked
+    img = torch.randn(1, 3, 112, 112)
+    with torch.no_grad():
+        out = m.forward_features(img)[2]
+        x = m.forward_early(img)[1] + m.resized_pos_embed(7, 7)
+        for blk in m.stage3_blocks:
+            y = x.clone()
+            for r0 in range(0, 7, 4):
+                for c0 in range(0, 7, 4):
+                    win = x[:, r0:r0 + 4, c0:c0 + 4]
+                    h, w = win.shape[1:3]
+                    y[:, r0:r0 + 4, c0:c0 + 4] = blk(win.reshape(1, h * w, 64)).reshape(1, h, w, 64)
+            x = y
+    torch.testing.assert_close(out, x, rtol=1e-4, atol=1e-5)
+
+
+def _naive_gathering(m, x):
+    """Independent per-window loops for attn_mode='gathering' (mean init, input queries)."""
+    ws = m.window_size
+    B, H, W, C = x.shape
+    wins = [(r, c) for r in range(0, H, ws) for c in range(0, W, ws)]
+    g = torch.stack([x[:, r:r + ws, c:c + ws].reshape(B, -1, C).mean(1) for r, c in wins], 1)
+    for blk in m.stage3_blocks:
+        a = blk.attn
+        heads, hd = a.num_heads, a.head_dim
+
+        def split(t):
+            return t.reshape(*t.shape[:-1], heads, hd).transpose(-2, -3)
+
+        new_x, new_g, qs, outs = x.clone(), g.clone(), [], []
+        for wi, (r, c) in enumerate(wins):
+            z = torch.cat([g[:, wi:wi + 1], x[:, r:r + ws, c:c + ws].reshape(B, -1, C)], 1)
+            h = blk.norm1(z)
+            q = split(F.linear(h, a.q_proj.weight, a.q_bias))
+            k = split(F.linear(h, a.k_proj.weight))
+            v = split(F.linear(h, a.v_proj.weight, a.v_bias))
+            o = ((q * a.scale) @ k.transpose(-2, -1)).softmax(-1) @ v
+            o = o.transpose(1, 2).reshape(B, -1, C)
+            new_g[:, wi] = g[:, wi] + blk.gamma_1 * a.proj(o[:, 0])
+            qs.append(q[:, :, 1:])
+            outs.append(o[:, 1:])
+        hg = blk.norm1(new_g)
+        kg = split(F.linear(hg, a.k_proj.weight))
+        vg = split(F.linear(hg, a.v_proj.weight, a.v_bias))
+        for wi, (r, c) in enumerate(wins):
+            oc = ((qs[wi] * a.scale) @ kg.transpose(-2, -1)).softmax(-1) @ vg
+            oc = oc.transpose(1, 2).reshape(B, -1, C)
+            t = x[:, r:r + ws, c:c + ws].reshape(B, -1, C) + blk.gamma_1 * a.proj(outs[wi] + oc)
+            t = t + blk.mlp_branch(t)
+            new_x[:, r:r + ws, c:c + ws] = t.reshape(B, ws, ws, C)
+        g = new_g + blk.mlp_branch(new_g)
+        x = new_x
+    return x
+
+
+def test_gathering_matches_naive_reference():
+    m = make(attn_mode='gathering', window_size=7)
+    img = torch.randn(2, 3, 224, 224)  # 14x14 grid, 4 windows
+    with torch.no_grad():
+        out = m.forward_features(img)[2]
+        x = m.forward_early(img)[1] + m.resized_pos_embed(14, 14)
+        ref = _naive_gathering(m, x)
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_gathering_parameters_and_checkpoint_compatibility():
+    plain = make()
+    n_plain = sum(p.numel() for p in plain.parameters())
+    heads, ws = 2, 7
+    table = (2 * ws - 1) ** 2 * heads
+    cases = [(dict(attn_mode='gathering'), 0), (dict(attn_mode='window'), 0),
+             (dict(attn_mode='gathering', gathering_query='updated'), 0),
+             (dict(attn_mode='gathering', gathering_init='learnable'), 64),
+             (dict(attn_mode='gathering', window_rpe='rpe'), 4 * table),
+             (dict(attn_mode='gathering', window_rpe='hrpe', global_attn_indexes=(1, 3)),
+              2 * table)]
+    img = torch.randn(1, 3, 224, 224)  # 14x14 grid: 4 windows of 7x7
+    with torch.no_grad():
+        ref = plain.forward_features(img)
+        ref_embed = plain.patch_embed(img)
+    for kw, extra in cases:
+        m = make(seed=1, **kw)
+        n = sum(p.numel() for p in m.parameters())
+        assert n - n_plain == extra, kw
+        missing, unexpected = m.load_state_dict(plain.state_dict(), strict=False)
+        assert not unexpected
+        assert all(k.endswith(('relative_position_bias_table', 'gathering_token'))
+                   for k in missing)
+        if extra == 0:  # a no-gathering checkpoint loads unchanged, strictly
+            m.load_state_dict(plain.state_dict(), strict=True)
+        with torch.no_grad():
+            assert torch.equal(m.patch_embed(img), ref_embed)
+            feats = m.forward_features(img)
+        assert torch.equal(feats[0], ref[0]) and torch.equal(feats[1], ref[1])
+        assert torch.isfinite(feats[2]).all()
+        assert not torch.equal(feats[2], ref[2])  # stage 3 does change
+
+
+def test_gathering_and_migration_train_backward():
+    m = make(attn_mode='gathering', window_size=4, migration_ratio=0.4, window_rpe='rpe',
+             global_attn_indexes=(3, ), drop_path_rate=0.1, with_cp=True)
+    m.train()
+    out = m(torch.randn(2, 3, 112, 112))[0]
+    out.square().mean().backward()
+    grads = {k: p.grad for k, p in m.named_parameters()}
+    assert all(g is not None and torch.isfinite(g).all() for g in grads.values())
+    assert grads['blocks.4.attn.relative_position_bias_table'].abs().sum() > 0
+
+
+# -- detection wrapper ---------------------------------------------------------------------------
+def test_det_wrapper_outputs():
+    torch.manual_seed(0)
+    m = MODELS.build(dict(type='hvt.FastiTPNDet', arch=TINY, migration_ratio=0.2,
+                          attn_mode='gathering', window_size=4)).eval()
+    m.init_weights()
+    with torch.no_grad():
+        outs = m(torch.randn(1, 3, 128, 160))
+    assert [tuple(o.shape) for o in outs] == [(1, 256, 32, 40), (1, 256, 16, 20), (1, 256, 8, 10),
+                                             (1, 256, 4, 5), (1, 256, 2, 2)]
+    m4 = FastiTPNDet(arch=TINY, out_strides=(8, 16, 32, 64), extra_pool='max').eval()
+    with torch.no_grad():
+        assert [o.shape[-1] for o in m4(torch.randn(1, 3, 128, 128))] == [16, 8, 4, 2]
+    assert any(k.startswith('pyramid.split_16to8') for k in m.state_dict())
