@@ -65,6 +65,12 @@ class ViTAE(_ViTAEBase):
             1x1 kernels into zero-padded 3x3 ones.
         drop_rate, attn_drop_rate (float): dropout rates of the NCs.
         with_cp (bool): activation checkpointing of every NC (useful for L/H).
+        paper_cls_token (bool): the paper's description of the small models instead of the
+            official code (spec §6.2): after RC3 a class token (``cls_token``, zeros) is
+            prepended and a fixed 1-D sinusoid position encoding (T2T-ViT style, computed for
+            the current token count, no parameters) is added; the NCs skip the class token in
+            their PCM, and ``avg_featmap`` returns ``norm(class token)`` (LayerNorm eps 1e-6).
+            Adds ``3 * C`` parameters. Official weights are trained without it (default False).
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)`` loads official or
             converted checkpoints (see :func:`convert_official_vitae`).
 
@@ -102,7 +108,7 @@ class ViTAE(_ViTAEBase):
     def __init__(self, arch='t', img_size=224, patch_size=None, in_channels=3, out_indices=(2, ),
                  out_type='featmap', final_norm=None, frozen_stages=-1, norm_eval=False,
                  drop_path_rate=0.1, pcm_kernel_size=3, drop_rate=0., attn_drop_rate=0.,
-                 with_cp=False, init_cfg=None):
+                 with_cp=False, paper_cls_token=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         is_patch = isinstance(arch, dict) and 'patch_size' in arch or (
             isinstance(arch, str) and 'patch_size' in self.arch_zoo.get(arch.lower(), {}))
@@ -129,6 +135,11 @@ class ViTAE(_ViTAEBase):
         self.norm_eval = norm_eval
         self.with_cp = with_cp
         self.final_norm = is_patch if final_norm is None else final_norm
+        if paper_cls_token and is_patch:
+            raise ValueError('ViTAE: paper_cls_token applies to the RC archs (T/6M/13M/S); the '
+                             'patch archs always have a class token')
+        self.paper_cls_token = paper_cls_token
+        self.has_cls = is_patch or paper_cls_token
 
         depth = a['depth']
         dpr = _cumulative_dpr(drop_path_rate, [depth])[0]
@@ -164,13 +175,17 @@ class ViTAE(_ViTAEBase):
                         NormalCell(a['token_dims'][2], a['num_heads'], a['mlp_ratio'],
                                    qkv_bias=True, drop=drop_rate, attn_drop=attn_drop_rate,
                                    drop_path=dpr[k], groups=a['nc_groups'], pcm_layout='vanilla',
-                                   pcm_kernel_size=pcm_kernel_size) for k in range(depth)
+                                   pcm_kernel_size=pcm_kernel_size,
+                                   class_token=paper_cls_token) for k in range(depth)
                     ]
                 layers.append(ViTAEBasicLayer(rc, ncs, with_cp=with_cp))
                 in_ch = a['token_dims'][i]
         self.layers = nn.ModuleList(layers)
         if self.final_norm:
             self.fc_norm = nn.LayerNorm(self.embed_dims[-1], eps=1e-6)
+        if paper_cls_token:
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims[-1]))
+            self.norm = nn.LayerNorm(self.embed_dims[-1], eps=1e-6)
         self.apply(_vitae_init)
         self._freeze_stages()
 
@@ -189,9 +204,24 @@ class ViTAE(_ViTAEBase):
             return 0, num_layers
         return num_layers, num_layers
 
+    @staticmethod
+    def sinusoid_encoding(n, dim, device=None, dtype=None):
+        """T2T-ViT's 1-D sinusoid table ``(1, n, dim)``: sin on even, cos on odd channels."""
+        pos = torch.arange(n, device=device, dtype=torch.float64)[:, None]
+        j = torch.arange(dim, device=device)
+        angle = pos / torch.pow(10000., (2 * (j // 2)).double() / dim)
+        table = torch.where(j % 2 == 0, torch.sin(angle), torch.cos(angle))
+        return table[None].to(dtype or torch.float32)
+
+    def _add_paper_cls(self, x):
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return x + self.sinusoid_encoding(x.shape[1], x.shape[2], x.device, x.dtype)
+
     def _format(self, x, hw, last):
-        patches = x[:, 1:] if self.is_patch else x
+        patches = x[:, 1:] if self.has_cls and x.shape[1] != hw[0] * hw[1] else x
         if self.out_type == 'avg_featmap':
+            if last and self.paper_cls_token:
+                return self.norm(x[:, 0])
             feat = patches.mean(dim=1)
             if last and self.final_norm:
                 feat = self.fc_norm(feat)
@@ -202,7 +232,8 @@ class ViTAE(_ViTAEBase):
     def forward(self, x):
         outs, hw = [], None
         for i, layer in enumerate(self.layers):
-            x, hw = layer(x, hw)
+            pre_nc = self._add_paper_cls if self.paper_cls_token and i == 2 else None
+            x, hw = layer(x, hw, pre_nc=pre_nc)
             if i in self.out_indices:
                 outs.append(self._format(x, hw, i == len(self.layers) - 1))
             if i < len(self.layers) - 1 and not self.is_patch:

@@ -572,7 +572,8 @@ class ViTAEBasicLayer(nn.Module):
 
     ``forward(x, hw)`` takes a map ``(B, C, H, W)`` when an RC is present (``hw`` ignored), or
     tokens ``(B, N, C)`` with their map size ``hw`` otherwise, and returns tokens and ``hw``.
-    ``with_cp`` checkpoints every NC (activation checkpointing).
+    ``with_cp`` checkpoints every NC (activation checkpointing). ``pre_nc`` (optional callable)
+    transforms the tokens between the RC and the first NC.
     """
 
     def __init__(self, rc: Optional[nn.Module], ncs: Sequence[nn.Module], with_cp=False):
@@ -581,9 +582,11 @@ class ViTAEBasicLayer(nn.Module):
         self.NC = nn.ModuleList(ncs)
         self.with_cp = with_cp
 
-    def forward(self, x, hw=None):
+    def forward(self, x, hw=None, pre_nc=None):
         if self.RC is not None:
             x, hw = self.RC(x)
+        if pre_nc is not None:  # e.g. prepend a class token between the RC and the NCs
+            x = pre_nc(x)
         for nc in self.NC:
             if self.with_cp and self.training and torch.is_grad_enabled():
                 x = cp.checkpoint(nc, x, hw, use_reentrant=False)
