@@ -14,7 +14,9 @@ from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from hvt.engine import register_safe_globals  # noqa: E402
-from hvt.engine.cli import add_common_args, enable_show_dir, load_config, setup_runtime  # noqa: E402
+from hvt.engine.checkpoint_io import check_checkpoint_file  # noqa: E402
+from hvt.engine.cli import (add_common_args, check_data_paths, enable_show_dir,  # noqa: E402
+                            load_config, setup_runtime)
 
 
 def parse_args(argv=None):
@@ -30,13 +32,13 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     register_safe_globals()
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint!r}')
+    check_checkpoint_file(args.checkpoint)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         raise ValueError(f'--out must end with .pkl or .pickle, got {args.out!r}')
     cfg = load_config(args.config, args.cfg_options)
     setup_runtime(cfg, args)
     cfg.load_from = args.checkpoint
+    check_data_paths(cfg, loaders=('test_dataloader', ))
     if args.show_dir:
         enable_show_dir(cfg, args.show_dir)
     runner = Runner.from_cfg(cfg)

@@ -17,8 +17,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmengine.runner import Runner  # noqa: E402
 
 from hvt.engine import register_safe_globals  # noqa: E402
-from hvt.engine.cli import (add_common_args, enable_amp, enable_auto_scale_lr,  # noqa: E402
-                            load_config, setup_runtime)
+from hvt.engine.checkpoint_io import check_checkpoint_file  # noqa: E402
+from hvt.engine.cli import (add_common_args, check_data_paths, enable_amp,  # noqa: E402
+                            enable_auto_scale_lr, load_config, setup_runtime)
 
 
 def parse_args(argv=None):
@@ -45,10 +46,16 @@ def main(argv=None):
         enable_auto_scale_lr(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
+        pointer = osp.join(cfg.work_dir, 'last_checkpoint')
+        if osp.isfile(pointer):  # what mmengine will resume from: check it first
+            with open(pointer) as f:
+                check_checkpoint_file(f.read().strip())
     elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            raise FileNotFoundError(f'--resume: checkpoint not found: {args.resume!r}')
+        check_checkpoint_file(args.resume)
         cfg.resume, cfg.load_from = True, args.resume
+    if cfg.get('load_from'):
+        check_checkpoint_file(cfg.load_from)
+    check_data_paths(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -14,6 +14,8 @@ default_hooks = dict(
     visualization=dict(type='VisualizationHook', enable=False),
     # saves/restores the Python, numpy and torch RNG states so --resume continues exactly
     rng_state=dict(type='hvt.RNGStateHook'),
+    # stops on a NaN/Inf loss, naming the iteration and every loss term
+    check_invalid_loss=dict(type='hvt.CheckInvalidLossHook', interval=1),
 )
 
 env_cfg = dict(

@@ -1,4 +1,5 @@
 """HVT's additions to mmengine: crash-safe checkpoints, safe and exact resume, layer decay."""
+from .invalid_loss import CheckInvalidLossHook
 from .layer_decay import LayerDecayOptimWrapperConstructor
 from .rng_state import RNGStateHook
 from .safe_checkpoint import AtomicLocalBackend, SafeCheckpointHook, atomic_write
@@ -7,4 +8,4 @@ from .safe_globals import register_safe_globals
 register_safe_globals()
 
 __all__ = ['AtomicLocalBackend', 'SafeCheckpointHook', 'atomic_write', 'register_safe_globals',
-           'LayerDecayOptimWrapperConstructor', 'RNGStateHook']
+           'LayerDecayOptimWrapperConstructor', 'RNGStateHook', 'CheckInvalidLossHook']

@@ -44,9 +44,40 @@ def setup_runtime(cfg: Config, args) -> Config:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.launcher = args.launcher
     if args.launcher != 'none' and not torch.cuda.is_available():
-        # NCCL needs GPUs; multi-process CPU training (tests, CPU clusters) runs on gloo.
-        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+        setup_cpu_distributed(cfg, args.launcher)
     return cfg
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Multi-process training without CUDA (CPU nodes, CI), which mmengine 0.10 cannot start alone.
+
+    * mmengine's launchers call ``torch.cuda.set_device`` unconditionally ("Found no NVIDIA
+      driver"). A gloo process group initialised here, before the Runner exists, makes the Runner
+      skip its own launcher.
+    * mmengine's DDP wrapper passes ``device_ids=[LOCAL_RANK]``; a CPU module needs ``None``.
+    """
+    import torch.distributed as dist
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if launcher == 'slurm':
+        # map Slurm's variables onto the ones torch's env:// rendezvous reads
+        os.environ.setdefault('RANK', os.environ.get('SLURM_PROCID', '0'))
+        os.environ.setdefault('WORLD_SIZE', os.environ.get('SLURM_NTASKS', '1'))
+        os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
+        os.environ.setdefault('MASTER_PORT', os.environ.get('PORT', '29500'))
+        os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
+    elif launcher == 'mpi':
+        os.environ.setdefault('RANK', os.environ.get('OMPI_COMM_WORLD_RANK', '0'))
+        os.environ.setdefault('WORLD_SIZE', os.environ.get('OMPI_COMM_WORLD_SIZE', '1'))
+        os.environ.setdefault('LOCAL_RANK', os.environ.get('OMPI_COMM_WORLD_LOCAL_RANK', '0'))
+        os.environ.setdefault('MASTER_PORT', os.environ.get('PORT', '29500'))
+        os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo', init_method='env://')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
 
 
 def enable_amp(cfg: Config) -> None:
@@ -93,3 +124,38 @@ def enable_show_dir(cfg: Config, show_dir: str) -> None:
     for key, value in _SHOW_DIR_KEYS[name].items():
         hook[key] = value.format(show_dir) if isinstance(value, str) else value
     cfg.visualizer['save_dir'] = show_dir
+
+
+def _datasets(cfg_dataset, key):
+    """Yield ``(config key, dataset dict)`` for a dataset config and the datasets it wraps."""
+    if not isinstance(cfg_dataset, dict):
+        return
+    yield key, cfg_dataset
+    if isinstance(cfg_dataset.get('dataset'), dict):
+        yield from _datasets(cfg_dataset['dataset'], key + '.dataset')
+    for i, sub in enumerate(cfg_dataset.get('datasets', []) or []):
+        yield from _datasets(sub, f'{key}.datasets.{i}')
+
+
+def check_data_paths(cfg: Config, loaders=('train_dataloader', 'val_dataloader',
+                                           'test_dataloader')) -> None:
+    """Fail before building anything if a dataset root or annotation file does not exist.
+
+    The error names the config key and the path, e.g. ``train_dataloader.dataset.data_root:
+    'data/coco/' does not exist``, and says how to point it elsewhere.
+    """
+    for loader in loaders:
+        if not isinstance(cfg.get(loader), dict):
+            continue
+        for key, ds in _datasets(cfg[loader].get('dataset'), f'{loader}.dataset'):
+            root = ds.get('data_root') or ''
+            if root and '://' not in root and not osp.isdir(root):
+                raise FileNotFoundError(
+                    f'{key}.data_root: dataset root {root!r} does not exist. Point it at your data '
+                    f'with --cfg-options {key}.data_root=/path/to/data')
+            ann = ds.get('ann_file') or ''
+            if ann and '://' not in ann:
+                path = ann if osp.isabs(ann) or not root else osp.join(root, ann)
+                if not osp.isfile(path):
+                    raise FileNotFoundError(
+                        f'{key}.ann_file: annotation file {path!r} does not exist')
