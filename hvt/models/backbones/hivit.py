@@ -182,6 +182,7 @@ class HiViT(BaseModule):
         self.blocks = nn.ModuleList(blocks)
         self.num_layers = len(self.blocks)
         self.fc_norm = nn.LayerNorm(C, eps=norm_eps) if out_type == 'avg_featmap' else None
+        self._freeze_stages()
 
     # ------------------------------------------------------------------ init / freezing
     def init_weights(self):
