@@ -92,6 +92,34 @@ def test_vitaev2_per_stage_counts():
     assert (bn, ln) == (36_608, 18_176)
 
 
+def _gmacs(backbone, channels, size):
+    from torch.utils.flop_counter import FlopCounterMode
+    with torch.device('meta'):
+        x = torch.randn(1, 3, size, size)
+        head = nn.Linear(channels, 1000)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        feat = backbone(x)[-1]
+        head(feat.mean((2, 3)) if feat.ndim == 4 else feat)
+    return counter.get_total_flops() / 2 / 1e9
+
+
+@pytest.mark.parametrize('build,channels,size,gmacs', [
+    (lambda: ViTAEv2('s'), 512, 224, 5.753),
+    (lambda: ViTAEv2('s'), 512, 384, 18.021),  # includes the centred 96 -> 98 window padding
+    (lambda: ViTAEv2('48m'), 768, 224, 13.341),
+    (lambda: ViTAE('t'), 256, 224, 1.757),
+    (lambda: ViTAE('13m'), 320, 224, 3.036),
+    (lambda: ViTAE('b', out_type='avg_featmap'), 768, 224, 18.084),
+])
+def test_macs_match_the_official_code(build, channels, size, gmacs):
+    """spec §5.2 [code-measured] GMACs (convs, linears, attention matmuls, Performer einsums),
+    counted on the meta device: a check of the whole forward computation, not only shapes."""
+    with torch.device('meta'):
+        m = build().eval()
+    assert _gmacs(m, channels, size) == pytest.approx(gmacs, abs=5e-4)
+
+
 def test_configs_build_the_exact_classifiers():
     """Every config builds its mmpretrain classifier with the spec's exact count."""
     expected = {
@@ -470,6 +498,19 @@ def test_converter_reports_unmatched_and_missing_keys(tmp_path):
     assert "left out 1 keys that match no ViTAE module: ['some_extra.weight']" in out
     assert 'layers.2.NC.3.mlp.fc1.bias' in out and 'layers.2.NC.3.gamma1' in out
     assert 'strict load into vitae-t: FAILED' in out
+
+
+def test_converter_needs_trust_for_pickled_objects(tmp_path):
+    import argparse
+    ema = random_state(official_vitae_t_shapes(), 0)
+    src = tmp_path / 'official.pth'
+    torch.save({'state_dict_ema': ema, 'args': argparse.Namespace(lr=1e-3)}, src)
+    out = run_tool('model_converters/vitae2hvt.py', src, tmp_path / 'o.pth', check=False,
+                   timeout=600)
+    assert 'rerun with --trust-pickle' in out and not (tmp_path / 'o.pth').exists()
+    out = run_tool('model_converters/vitae2hvt.py', src, tmp_path / 'o.pth', '--trust-pickle',
+                   '--arch', 'vitae-t', timeout=600)
+    assert 'strict load into vitae-t: OK' in out
 
 
 def test_converter_round_trip_and_pcm_padding():

@@ -19,6 +19,8 @@ HVT keeps the official parameter names (``layers.{i}.RC.*``, ``layers.{i}.NC.{k}
 * an official ``attn.relative_position_bias_table`` becomes
   ``attn.rel_pos_bias.relative_position_bias_table``;
 * ``--pad-pcm`` zero-pads 1x1 PCM kernels (MAE pre-training of ViTAE-B/L/H) to 3x3 (spec §4.2);
+* files are loaded with ``weights_only=True``; official checkpoints that also pickle Python
+  objects (e.g. an ``argparse.Namespace`` under ``args``) need ``--trust-pickle``;
 * keys that belong to no ViTAE module are reported and left out; with ``--arch`` the result is
   loaded strictly into the HVT model and missing/unexpected keys are reported (exit code 1).
 
@@ -128,11 +130,21 @@ def main(argv=None):
     parser.add_argument('--to-official', action='store_true',
                         help='convert an HVT checkpoint back to the official layout (re-creates '
                         'relative_position_index for the window stages)')
+    parser.add_argument('--trust-pickle', action='store_true',
+                        help='load with weights_only=False (official checkpoints that pickle '
+                        'e.g. an argparse.Namespace); only for files you trust')
     parser.add_argument('--arch', choices=sorted(ARCHS), default=None,
                         help='verify by loading strictly into this HVT model')
     args = parser.parse_args(argv)
 
-    ckpt = torch.load(args.src, map_location='cpu', weights_only=False)
+    try:
+        ckpt = torch.load(args.src, map_location='cpu', weights_only=not args.trust_pickle)
+    except Exception as e:  # noqa: BLE001  (UnpicklingError, or a weights-only refusal)
+        if args.trust_pickle:
+            raise
+        print(f'{args.src} holds objects that a weights-only load refuses ({e}). If you trust '
+              'the file, rerun with --trust-pickle.')
+        return 2
     state, unmatched = convert(ckpt, args.mode, not args.no_ema, args.prefix, args.pad_pcm,
                                args.to_official)
     if unmatched:

@@ -149,6 +149,8 @@ class ViTAEv2(_ViTAEBase):
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint=path)``; official
             checkpoints (``model`` / ``state_dict_ema`` keys, EMA preferred) are converted on the
             fly, and ``prefix='backbone.'`` selects a sub-dict of an mmpretrain checkpoint.
+            Files are read weights-only; official checkpoints that also pickle Python objects
+            must first go through ``vitae2hvt.py --trust-pickle``.
 
     The backbone runs at any input whose sides are multiples of 32 (the PRM and PCM of the
     stride-4 stem disagree otherwise, spec §6.19) and returns NCHW maps with

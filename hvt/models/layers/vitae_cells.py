@@ -18,6 +18,7 @@ with (almost) no renaming:
 All cells work on token sequences ``(B, N, C)`` together with the map size ``hw = (H, W)``,
 so that they run at any (also non-square) resolution.
 """
+import contextlib
 import math
 from typing import Optional, Sequence, Tuple
 
@@ -160,6 +161,17 @@ class PCM(nn.Sequential):
             mods = [conv(in_channels, hidden_channels, 1), nn.BatchNorm2d(hidden_channels),
                     nn.SiLU(inplace=True), conv(hidden_channels, out_channels, 1)]
         super().__init__(*mods)
+
+
+def _no_autocast(x):
+    """A context that disables autocast for ``x``'s device (a no-op where autocast does not
+    exist, e.g. the meta device)."""
+    if x.device.type in ('cuda', 'cpu', 'xpu', 'mps'):
+        try:
+            return torch.autocast(device_type=x.device.type, enabled=False)
+        except RuntimeError:
+            pass
+    return contextlib.nullcontext()
 
 
 # --------------------------------------------------------------------------------------------
@@ -385,7 +397,7 @@ class TokenPerformer(_RCBlock):
     def attend(self, x, hw=None):
         B, N, _ = x.shape
         k, q, v = self.kqv(x).reshape(B, N, 3, self.head_cnt, self.head_dim).permute(2, 0, 3, 1, 4)
-        with torch.autocast(device_type=x.device.type, enabled=False):
+        with _no_autocast(x):
             kp, qp = self.prm_exp(k), self.prm_exp(q)  # (B, h, T, m)
             D = torch.einsum('bhti,bhi->bht', qp, kp.sum(dim=2)).unsqueeze(-1)
             kptv = torch.einsum('bhin,bhim->bhnm', v.float(), kp)  # (B, h, d, m)
