@@ -13,18 +13,18 @@ Transformer (:class:`CESwin` has those defaults and the Swin / CE-Swin archs of 
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hvt.registry import MODELS
-from ..layers.attention import Attention
+from ..layers.attention import Attention, attention
 from ..layers.conv_embed import PatchEmbed, PatchMerging, build_embeddings
 from ..layers.drop import DropPath, drop_path_rates
 from ..layers.mlp import Mlp
-from ..layers.window import (RelativePositionBias, pad_to_multiple, window_partition,
-                             window_reverse)
+from ..layers.window import RelativePositionBias, window_partition, window_reverse
 
 CONV_PROJ_MODES = ('replace', 'residual', 'attn_only')
 
@@ -107,27 +107,39 @@ class LEWinBlock(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
 
     def window_attention(self, x, hw_shape):
+        """(S)W-MSA on ``(B, H*W, C)`` tokens. Maps are padded to window multiples as in mmdet's
+        Swin (padded tokens are zeros after the norm), but ``qkv`` and ``proj`` run on the real
+        tokens only: a zero token's qkv is the bias, so the padding is filled with it."""
         B, N, C = x.shape
         H, W = hw_shape
         ws = self.window_size
-        x, (pad_h, pad_w) = pad_to_multiple(x.view(B, H, W, C), ws)
-        Hp, Wp = x.shape[1:3]
+        attn = self.attn
+        qkv = attn.qkv(x).view(B, H, W, -1)
+        pad_h, pad_w = (-H) % ws, (-W) % ws
+        if pad_h or pad_w:
+            b = attn.qkv.bias
+            qkv = F.pad(qkv if b is None else qkv - b, (0, 0, 0, pad_w, 0, pad_h))
+            qkv = qkv if b is None else qkv + b
+        Hp, Wp = H + pad_h, W + pad_w
         # a map that fits in one window gets no shift (Swin's rule for the 7x7 last stage)
         shift = self.shift_size if (H > ws or W > ws) else 0
-        bias = self.relative_position_bias()  # (heads, N, N)
+        bias = self.relative_position_bias()  # (heads, n, n)
         if shift:
-            x = torch.roll(x, (-shift, -shift), (1, 2))
+            qkv = torch.roll(qkv, (-shift, -shift), (1, 2))
             mask = shifted_window_mask(Hp, Wp, ws, shift, x.device).to(bias.dtype)
             nW, heads, n = mask.shape[0], bias.shape[0], bias.shape[-1]
             bias = (bias[None] + mask[:, None]).unsqueeze(0).expand(B, -1, -1, -1, -1)
             bias = bias.reshape(B * nW, heads, n, n)
-        x = self.attn(window_partition(x, ws), bias)
-        x = window_reverse(x, ws, Hp, Wp)
+        windows = window_partition(qkv, ws)
+        Bw, n = windows.shape[:2]
+        q, k, v = windows.view(Bw, n, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
+        out = attention(q, k, v, bias, attn.attn_drop if self.training else 0., attn.scale)
+        out = window_reverse(out.transpose(1, 2).reshape(Bw, n, -1), ws, Hp, Wp)
         if shift:
-            x = torch.roll(x, (shift, shift), (1, 2))
+            out = torch.roll(out, (shift, shift), (1, 2))
         if pad_h or pad_w:
-            x = x[:, :H, :W].contiguous()
-        return x.view(B, N, C)
+            out = out[:, :H, :W]
+        return attn.proj_drop(attn.proj(out.reshape(B, N, -1)))
 
     def _forward(self, x, hw_shape):
         if self.conv_proj is not None:
