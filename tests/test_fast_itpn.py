@@ -47,7 +47,8 @@ def test_arch_errors():
 
 
 def test_official_key_names():
-    m = FastiTPN(arch='tiny', out_type='avg_featmap')
+    with torch.device('meta'):
+        m = FastiTPN(arch='tiny', out_type='avg_featmap')
     sd = m.state_dict()
     shapes = {k: tuple(v.shape) for k, v in sd.items()}
     # ConvPatchEmbed: conv 3 -> C/4 = 96, k = s = 4, with bias and no norm
@@ -69,7 +70,7 @@ def test_official_key_names():
         assert b + k in sd, k
     assert not any(k.endswith(('q_proj.bias', 'k_proj.bias', 'v_proj.bias', 'k_bias')) for k in sd)
     assert shapes[b + 'mlp.w1.weight'] == (1152, 384)
-    assert torch.allclose(sd[b + 'gamma_1'], torch.full((384, ), 0.1))
+    assert torch.allclose(make().state_dict()['blocks.4.gamma_1'], torch.full((64, ), 0.1))
     assert shapes['pos_embed'] == (1, 196, 384)
     assert 'fc_norm.weight' in sd
     assert len(m.blocks) == 1 + 1 + 1 + 1 + 12
@@ -77,13 +78,14 @@ def test_official_key_names():
 
 
 def test_layer_depth_numbering():
-    m = FastiTPN(arch='b', out_type='avg_featmap')  # 3+1+3+1+24 = 32 entries
-    assert m.get_layer_depth('backbone.pos_embed', 'backbone.') == (0, 34)
-    assert m.get_layer_depth('backbone.patch_embed.proj.weight', 'backbone.') == (0, 34)
-    assert m.get_layer_depth('backbone.blocks.3.reduction.weight', 'backbone.') == (4, 34)
-    assert m.get_layer_depth('backbone.blocks.31.gamma_1', 'backbone.') == (32, 34)
-    assert m.get_layer_depth('backbone.fc_norm.weight', 'backbone.') == (33, 34)
-    assert m.get_layer_depth('head.fc.weight', 'backbone.') == (33, 34)
+    with torch.device('meta'):
+        m = FastiTPN(arch='b', out_type='avg_featmap')  # 3+1+3+1+24 = 32 entries
+    assert m.get_layer_depth('backbone.pos_embed', 'backbone.') == (0, 33)
+    assert m.get_layer_depth('backbone.patch_embed.proj.weight', 'backbone.') == (0, 33)
+    assert m.get_layer_depth('backbone.blocks.3.reduction.weight', 'backbone.') == (4, 33)
+    assert m.get_layer_depth('backbone.blocks.31.gamma_1', 'backbone.') == (32, 33)
+    assert m.get_layer_depth('backbone.fc_norm.weight', 'backbone.') == (33, 33)
+    assert m.get_layer_depth('head.fc.weight', 'backbone.', mode='official') == (33, 33)
 
 
 # -- shapes and layer equivalence with the official NCHW formulas ---------------------------------

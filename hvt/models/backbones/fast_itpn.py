@@ -310,23 +310,25 @@ class FastiTPN(BaseModule):
         self._freeze_stages()
         return self
 
-    def get_layer_depth(self, param_name: str, prefix: str = ''):
-        """Layer id for layer-wise lr decay, as the official code numbers it.
+    def get_layer_depth(self, param_name: str, prefix: str = '', mode=None):
+        """Layer id for layer-wise lr decay, numbered as the official Fast-iTPN code does.
 
         ``patch_embed`` / ``pos_embed`` / ``mask_token`` / ``gathering_token`` -> 0,
-        ``blocks.{i}`` -> i + 1 (the merges count), everything else -> ``num_layers - 1``.
-        Returns ``(layer_id, num_layers)`` with ``num_layers = len(blocks) + 2`` (mmpretrain's
-        ``LearningRateDecayOptimWrapperConstructor`` convention).
+        ``blocks.{i}`` -> i + 1 (the two merges count as entries), everything else (``fc_norm``,
+        the head) -> ``len(blocks) + 1``. Returns ``(layer_id, num_layers)`` with
+        ``num_layers = len(blocks) + 1``, so ``decay ** (num_layers - layer_id)`` (HVT's
+        ``LayerDecayOptimWrapperConstructor``) is the official ``ld ** (L + 1 - id)``. ``mode`` is
+        accepted for that constructor's API and ignored (merges always count here).
         """
-        num_layers = len(self.blocks) + 2
+        num_layers = len(self.blocks) + 1
         if not param_name.startswith(prefix):
-            return num_layers - 1, num_layers
+            return num_layers, num_layers
         name = param_name[len(prefix):]
         if name.startswith(('patch_embed', 'pos_embed', 'mask_token', 'gathering_token')):
             return 0, num_layers
         if name.startswith('blocks.'):
             return int(name.split('.')[1]) + 1, num_layers
-        return num_layers - 1, num_layers
+        return num_layers, num_layers
 
     def _run(self, fn, *args):
         if self.with_cp and self.training and any(

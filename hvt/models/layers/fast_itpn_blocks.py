@@ -123,10 +123,7 @@ class ConvPatchMerge(nn.Module):
 
 
 class SwiGLU(nn.Module):
-    """``w3(LN(SiLU(w1 x) * w2 x))`` (sub-LN); keys ``w1``, ``w2``, ``ffn_ln``, ``w3``.
-
-    ``w1`` and ``w2`` run as one matrix product on their concatenated weights.
-    """
+    """``w3(LN(SiLU(w1 x) * w2 x))`` (sub-LN); keys ``w1``, ``w2``, ``ffn_ln``, ``w3``."""
 
     def __init__(self, dim, hidden, drop=0., subln=True, norm_eps=1e-6):
         super().__init__()
@@ -138,10 +135,7 @@ class SwiGLU(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x):
-        h = F.linear(x, torch.cat([self.w1.weight, self.w2.weight]),
-                     torch.cat([self.w1.bias, self.w2.bias]))
-        x1, x2 = h.chunk(2, dim=-1)
-        x = self.ffn_ln(self.act(x1) * x2)
+        x = self.ffn_ln(self.act(self.w1(x)) * self.w2(x))
         return self.drop(self.w3(x))
 
 
@@ -149,8 +143,7 @@ class SeparateQKVAttention(nn.Module):
     """Multi-head attention with separate ``q_proj``/``k_proj``/``v_proj`` (no bias) plus learnable
     ``q_bias`` and ``v_bias`` (k has none), and a biased ``proj``: the official Fast-iTPN layout.
 
-    The three projections run as one matrix product. The numerical core is the shared
-    :func:`hvt.models.layers.attention`.
+    The numerical core is the shared :func:`hvt.models.layers.attention`.
     """
 
     def __init__(self, dim, num_heads=8, qkv_bias=True, qk_scale=None, attn_drop=0., proj_drop=0.):
@@ -170,28 +163,25 @@ class SeparateQKVAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
+    def _heads(self, t):
+        return t.unflatten(-1, (self.num_heads, self.head_dim)).transpose(-2, -3)
+
     def qkv(self, x):
-        """``(..., N, C)`` -> q, k, v of shape ``(..., heads, N, head_dim)``."""
-        weight = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
-        bias = None
-        if self.q_bias is not None:
-            bias = torch.cat([self.q_bias, torch.zeros_like(self.q_bias), self.v_bias])
-        qkv = F.linear(x, weight, bias)
-        qkv = qkv.unflatten(-1, (3, self.num_heads, self.head_dim)).movedim(-3, 0).transpose(-2, -3)
-        return qkv[0], qkv[1], qkv[2]
+        """``(..., N, C)`` -> q, k, v of shape ``(..., heads, N, head_dim)``.
+
+        Three products on the stored weights (no per-call weight concatenation: at batch 1 that
+        copy costs more than it saves)."""
+        q = F.linear(x, self.q_proj.weight, self.q_bias)
+        k = F.linear(x, self.k_proj.weight)
+        v = F.linear(x, self.v_proj.weight, self.v_bias)
+        return self._heads(q), self._heads(k), self._heads(v)
 
     def project_q(self, x):
-        q = F.linear(x, self.q_proj.weight, self.q_bias)
-        return q.unflatten(-1, (self.num_heads, self.head_dim)).transpose(-2, -3)
+        return self._heads(F.linear(x, self.q_proj.weight, self.q_bias))
 
     def project_kv(self, x):
-        weight = torch.cat([self.k_proj.weight, self.v_proj.weight])
-        bias = None
-        if self.v_bias is not None:
-            bias = torch.cat([torch.zeros_like(self.v_bias), self.v_bias])
-        kv = F.linear(x, weight, bias)
-        kv = kv.unflatten(-1, (2, self.num_heads, self.head_dim)).movedim(-3, 0).transpose(-2, -3)
-        return kv[0], kv[1]
+        return (self._heads(F.linear(x, self.k_proj.weight)),
+                self._heads(F.linear(x, self.v_proj.weight, self.v_bias)))
 
     def attend(self, q, k, v, attn_bias=None):
         """Attention core; returns merged heads ``(..., N, C)`` before ``proj``."""
