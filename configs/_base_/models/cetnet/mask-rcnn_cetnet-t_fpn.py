@@ -1,0 +1,12 @@
+# Mask R-CNN + FPN (standard heads) with a CETNet-T backbone, drop path 0.2 (spec cetnet.md §4).
+# CETNet-T backbone (spec cetnet.md §4): four NCHW maps at strides 4-32 (64/128/256/512 channels),
+# each after its own LayerNorm (Swin convention); any input size (windows padded to 7).
+# Pretrained: an HVT/mmpretrain ImageNet checkpoint of cetnet-t_8xb128_in1k.py (backbone.* keys).
+_base_ = ['../mask-rcnn_r50_fpn.py']
+model = dict(
+    backbone=dict(
+        _delete_=True, type='hvt.CETNet', arch='t', out_indices=(0, 1, 2, 3), out_norm=True,
+        drop_path_rate=0.2, frozen_stages=-1, norm_eval=False,
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/cetnet-t_in1k.pth',
+                      prefix='backbone.')),
+    neck=dict(in_channels=[64, 128, 256, 512]))
