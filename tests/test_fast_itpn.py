@@ -399,3 +399,20 @@ def test_det_wrapper_outputs():
     with torch.no_grad():
         assert [o.shape[-1] for o in m4(torch.randn(1, 3, 128, 128))] == [16, 8, 4, 2]
     assert any(k.startswith('pyramid.split_16to8') for k in m.state_dict())
+
+
+def test_token_layout_api_for_pretraining():
+    """``forward_tokens`` (used by hvt.iTPNPretrain) is the NCHW output in HiViT's token layout."""
+    from hvt.models.necks.itpn_pyramid import tokens_to_map
+    m = make(use_mask_token=True, out_indices=(0, 1, 2))
+    img = torch.randn(2, 3, 64, 96)
+    mask = torch.rand(2, 24) > 0.5
+    with torch.no_grad():
+        (u1, u2, u3), (hp, wp), hidden = m.forward_tokens(img, mask=mask, return_hidden=(3, ))
+        maps = m(img, mask=mask)
+    assert (u1.shape, u2.shape, u3.shape) == ((2, 24, 4, 4, 16), (2, 24, 2, 2, 32), (2, 24, 64))
+    for u, ref in zip((u1, u2, u3), maps):
+        assert torch.equal(tokens_to_map(u, hp, wp), ref)
+    assert torch.equal(hidden[3], u3)
+    with pytest.raises(ValueError, match='ids_keep'):
+        m.forward_tokens(img, ids_keep=torch.zeros(2, 6, dtype=torch.long))

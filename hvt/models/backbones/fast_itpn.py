@@ -169,7 +169,8 @@ class FastiTPN(BaseModule):
                 raise ValueError(f'out_indices {out_indices}: FastiTPN has 3 stages (0, 1, 2)')
         self.out_indices = sorted(i % 3 for i in out_indices)
 
-        dims = (C // 4, C // 2, C)
+        dims = self.stage_channels = (C // 4, C // 2, C)
+        self.rpe = False  # no stage-3 relative position bias (spec Table II); see window_rpe
         self.patch_embed = ConvPatchEmbed(in_channels, dims[0], patch_size, inner_patches)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, 4 * C)) if use_mask_token else None
         grid = (self.img_size[0] // patch_size, self.img_size[1] // patch_size)
@@ -359,6 +360,32 @@ class FastiTPN(BaseModule):
         feats.append(x)
         return (tuple(feats), record) if return_migration else tuple(feats)
 
+    def forward_tokens(self, x, ids_keep=None, mask=None, return_hidden=()):
+        """The HiViT token-layout API used by iTPN pre-training (``hvt.iTPNPretrain``).
+
+        Returns ``(U1, U2, U3), (hp, wp)`` with U1 ``(B, N, 4, 4, C/4)``, U2 ``(B, N, 2, 2, C/2)``,
+        U3 ``(B, N, C)``, plus a dict of stage-3 block outputs ``(B, N, C)`` if ``return_hidden``.
+        Fast-iTPN masks BEiT-style at the patch embed (``mask`` ``(B, N)``, True = masked, needs
+        ``use_mask_token=True``); MAE-style patch removal (``ids_keep``) is not supported because
+        the stride-2 merges are convolutions over the full map.
+        """
+        if ids_keep is not None:
+            raise ValueError('FastiTPN does not drop patches (ids_keep); use a BEiT-style mask')
+        feats, x = self.forward_early(x, mask)
+        B, hp, wp, _ = x.shape
+        x = self.pos_drop(x + self.resized_pos_embed(hp, wp))
+        x, hidden = self.stage3(x, return_hidden=tuple(return_hidden))
+        p = self.patch_embed.inner_patches
+        toks = []
+        for f, s in zip(feats, (p, p // 2)):
+            c = f.shape[-1]
+            toks.append(f.reshape(B, hp, s, wp, s, c).permute(0, 1, 3, 2, 4, 5).reshape(
+                B, hp * wp, s, s, c))
+        toks.append(x.reshape(B, hp * wp, -1))
+        if return_hidden:
+            return tuple(toks), (hp, wp), {j: h for j, h in hidden.items()}
+        return tuple(toks), (hp, wp)
+
     def forward_early(self, x, mask=None):
         """Patch embed, stages 1 and 2 and both merges on channel-last maps.
 
@@ -388,7 +415,7 @@ class FastiTPN(BaseModule):
         return tuple(outs)
 
     # -- stage 3 -----------------------------------------------------------------------------
-    def stage3(self, x):
+    def stage3(self, x, return_hidden=()):
         """Stage 3 on a channel-last ``(B, Hp, Wp, C)`` map; returns ``(map, record)``.
 
         ``record`` is None for the plain model, else a dict with the window geometry and, per
@@ -398,9 +425,17 @@ class FastiTPN(BaseModule):
         B, hp, wp, C = x.shape
         if not self.accelerated:
             t = x.reshape(B, hp * wp, C)
-            for blk in self.stage3_blocks:
+            hidden = {}
+            for j, blk in enumerate(self.stage3_blocks):
                 t = self._run(blk, t)
+                if j in return_hidden:
+                    hidden[j] = t
+            if return_hidden:
+                return t.reshape(B, hp, wp, C), hidden
             return t.reshape(B, hp, wp, C), None
+        if return_hidden:
+            raise ValueError('FastiTPN: return_hidden needs the plain model (no migration / '
+                             'window attention)')
 
         ws = self.window_size
         xp, (ph, pw) = pad_to_multiple(x, ws)
