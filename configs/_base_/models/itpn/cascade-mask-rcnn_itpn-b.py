@@ -1,0 +1,10 @@
+# Cascade Mask R-CNN with iTPN-B (spec itpn.md §2.6): the pre-trained pyramid replaces FPN
+# (neck=None, five 256-channel maps at strides 4-64, see mask-rcnn_itpn-b.py); three 4conv1fc
+# GIoU stages (../cascade-mask-rcnn_r50_fpn.py); drop path 0.2.
+_base_ = ['../cascade-mask-rcnn_r50_fpn.py']
+model = dict(
+    backbone=dict(
+        _delete_=True, type='hvt.iTPNDet', arch='b', img_size=224, fpn_dim=256, fpn_depth=1,
+        num_outs=5, ape=True, rpe=False, drop_path_rate=0.2,
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/itpn_pixel_base_1600e.pth')),
+    neck=None)
