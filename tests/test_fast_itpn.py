@@ -416,3 +416,25 @@ def test_token_layout_api_for_pretraining():
     assert torch.equal(hidden[3], u3)
     with pytest.raises(ValueError, match='ids_keep'):
         m.forward_tokens(img, ids_keep=torch.zeros(2, 6, dtype=torch.long))
+
+
+def test_load_pretrained_layouts(tmp_path):
+    """Official top-level keys under 'model' (other grid, with head) and HVT 'backbone.'/'neck.'."""
+    src = make(seed=3, img_size=112, out_type='avg_featmap')  # 7x7 pos_embed
+    official = {'model': {**src.state_dict(), 'head.weight': torch.zeros(10, 64)}}
+    path = tmp_path / 'official.pth'
+    torch.save(official, path)
+    dst = make(seed=4, init_cfg=dict(type='Pretrained', checkpoint=str(path)))  # 14x14 grid
+    dst.init_weights()
+    sd_src, sd_dst = src.state_dict(), dst.state_dict()
+    assert torch.equal(sd_dst['blocks.5.attn.q_bias'], sd_src['blocks.5.attn.q_bias'])
+    assert torch.equal(sd_dst['patch_embed.proj.weight'], sd_src['patch_embed.proj.weight'])
+    assert sd_dst['pos_embed'].shape == (1, 196, 64)  # bicubically resized from 7x7
+    det_src = FastiTPNDet(arch=TINY)
+    hvt_ckpt = {'state_dict': {**{'backbone.' + k: v for k, v in src.state_dict().items()},
+                               **{'neck.' + k: v for k, v in det_src.pyramid.state_dict().items()}}}
+    det = FastiTPNDet(arch=TINY, img_size=112)
+    missing = det.load_pretrained(hvt_ckpt)
+    assert not missing
+    assert torch.equal(det.state_dict()['pyramid.split_16to8.reduction.weight'],
+                       det_src.pyramid.state_dict()['split_16to8.reduction.weight'])

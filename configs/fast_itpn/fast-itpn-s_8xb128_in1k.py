@@ -5,9 +5,8 @@
 # 5 warm-up epochs from 1e-6, cosine to 1e-6, layer decay 0.90 (official numbering: the merges
 # count, not rescaled), drop path 0.1, Mixup 0.8 / CutMix 1.0, label smoothing 0.1, random erasing
 # 0.25, model EMA 0.9999.
-# Fine-tuning starts from a pre-trained backbone: pass
-#   --cfg-options model.backbone.init_cfg.type=Pretrained model.backbone.init_cfg.checkpoint=<ckpt>
-#   model.backbone.init_cfg.prefix=backbone.   (for an HVT pre-training checkpoint)
+# Fine-tuning starts from a pre-trained backbone: init_cfg below (official, HVT pre-training or
+# mmpretrain layout; pos_embed resized; see FastiTPN.load_pretrained). No weights ship with HVT.
 _base_ = [
     '../_base_/models/fast_itpn/fast-itpn-s.py',
     '../_base_/datasets/imagenet_bs64_swin_224.py',
@@ -15,7 +14,9 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-model = dict(backbone=dict(drop_path_rate=0.1))
+model = dict(backbone=dict(
+    drop_path_rate=0.1,
+    init_cfg=dict(type='Pretrained', checkpoint='checkpoints/fast_itpn_small_clipl_1600e.pth')))
 
 train_dataloader = dict(batch_size=128)
 val_dataloader = dict(batch_size=128)
