@@ -32,7 +32,7 @@ def test_imagenet_format_loads(tiny_data):
     ds = ImageNet(data_root=str(tiny_data / 'imagenet'), split='', ann_file='meta/val.txt',
                   data_prefix='val', pipeline=[])
     assert len(ds) == 4 * 8
-    assert sorted({ds.get_gt_label(i).item() for i in range(len(ds))}) == [0, 1, 2, 3]
+    assert sorted({int(ds.get_gt_labels()[i]) for i in range(len(ds))}) == [0, 1, 2, 3]
     # the same tree is a valid one-folder-per-class CustomDataset (the fine-tuning route)
     folder = CustomDataset(data_root=str(tiny_data / 'imagenet'), data_prefix='train', pipeline=[])
     assert folder.CLASSES == ('circle', 'square', 'star', 'triangle')

@@ -1,3 +1,5 @@
+# (Not named ap10k.py: mmpose reads its keypoint metainfo from "configs/_base_/datasets/ap10k.py"
+# relative to the working directory, so that name must stay free in an OpenMMLab project.)
 # AP-10K animal pose (17 keypoints), top-down on ground-truth boxes, 256x256 input, 64x64 heatmaps.
 # Layout: data/ap10k/data/*.jpg, data/ap10k/annotations/ap10k-{train,val,test}-split1.json
 dataset_type = 'AP10KDataset'
