@@ -1,13 +1,13 @@
 # ViTAEv2-S SimpleBaseline on AP-10K (split 1), 256x256. Paper: ViTAEv2 Table 13, "ViTAEv2-S":
 # test AP 0.718 (AP50 0.939, AP75 0.786, AR 0.751; 23.1M params).
 # Recipe (spec vitae.md §3.2, official mmpose config): flip 0.5, half-body (8 joints, p 0.3),
-# scale factor 0.5 and rotation factor 40 (rotation N(0, 40) clipped to +-80 with p 0.6 in the
-# old mmpose; here uniform within +-80 with p 0.6, mmpose 1.x's nearest form), no shift;
+# scale factor 0.5 and rotation factor 40 (old mmpose: rotation N(0, 40) clipped to +-80 with p 0.6;
+# mmpose 1.x's nearest form: 80 x a standard normal truncated to +-1, p 0.6), no shift;
 # heatmaps 64x64 with sigma 2; Adam lr 5e-4, 500-iter warm-up, steps at 170 and 200, 210 epochs;
 # 64 images per GPU (the GPU count is not stated: 8 assumed); flip test. The paper reports the test
 # split, which test_dataloader / test_evaluator use.
 _base_ = [
-    '../_base_/models/vitaev2/td-hm_vitaev2-s.py', '../_base_/datasets/ap10k.py',
+    '../_base_/models/vitaev2/td-hm_vitaev2-s.py', '../_base_/datasets/ap10k_topdown.py',
     '../_base_/schedules/schedule_210e_pose.py', '../_base_/pose_runtime.py'
 ]
 codec = dict(type='MSRAHeatmap', input_size=(256, 256), heatmap_size=(64, 64), sigma=2)
