@@ -235,12 +235,13 @@ class DualViT(BaseModule):
     def semantic_tokens(self, x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
         """Initial semantic tokens from the stem tokens ``x`` (B, H1*W1, C1) (spec 2.3)."""
         B, _, C = x.shape
+        k = self.pool.kernel_size
+        if min(hw) < k:
+            raise ValueError(f'DualViT: the stem map {hw[0]}x{hw[1]} is smaller than the semantic '
+                             f'pool ({k}); inputs must be at least '
+                             f'{4 * k - 3} pixels on each side')
         pooled = self.pool(x.transpose(1, 2).reshape(B, C, hw[0], hw[1]))
         h, w = pooled.shape[-2:]
-        if h == 0 or w == 0:
-            raise ValueError(f'DualViT: the stem map {hw[0]}x{hw[1]} is smaller than the semantic '
-                             f'pool ({self.pool.kernel_size}); inputs must be at least '
-                             f'{4 * self.pool.kernel_size - 3} pixels on each side')
         pooled = pooled.flatten(2).transpose(1, 2)  # (B, m, C)
         k, v = self.kv(pooled).chunk(2, dim=-1)
         g = self.num_queries

@@ -1,0 +1,16 @@
+# Dual-ViT-S ImageNet classifier (spec shared/specs/dualvit.md, Table 1): DualViT backbone in
+# cls mode (stem width 32, last stage 448 channels / 14 heads) + the class-attention head.
+# token_label=False is the plain model; the leaf *-tl configs switch on the token-labeling head.
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='hvt.DualViT', arch='s', mode='cls', drop_path_rate=0.15),
+    head=dict(
+        type='hvt.DualViTClsHead',
+        num_classes=1000,
+        in_channels=448,
+        num_heads=14,
+        mlp_ratio=2.,
+        token_label=False,
+        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
+    ),
+)

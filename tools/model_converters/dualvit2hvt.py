@@ -1,0 +1,174 @@
+"""Convert an official Dual-ViT checkpoint (github.com/YehLi/ImageNetModel) to HVT.
+
+    # ImageNet classifier (mmpretrain ImageClassifier: backbone.* + head.*)
+    python tools/model_converters/dualvit2hvt.py dualvit_s.pth dualvit-s_cls.pth --mode cls
+    # dense backbone (bare DualViT(mode='dense') keys, for a backbone init_cfg Pretrained)
+    python tools/model_converters/dualvit2hvt.py dualvit_s.pth dualvit-s_dense.pth --mode dense
+
+HVT keeps the official parameter names, so converting is prefixing:
+
+* ``cls``: backbone keys -> ``backbone.<key>``; ``post_network.*``, ``norm4.*``, ``head.*`` and
+  ``aux_head.*`` -> ``head.<key>`` (the :class:`DualViTClsHead` holds them under the same names).
+* ``dense``: backbone keys stay as they are (``--prefix backbone.`` for a whole-detector layout);
+  ``post_network``, ``head``, ``aux_head`` and the last block's ``mlp.fc_proxy`` (the dense
+  backbone drops the semantic tokens before that FFN, spec 2.9) are dropped; ``norm4`` is kept,
+  as the official detection/segmentation code loads it (strict=False) as its stage-4 norm.
+
+The input may be a bare state dict or wrap it in ``model`` / ``state_dict``; ``module.`` and (for
+official mmdet/mmseg checkpoints) ``backbone.`` prefixes are removed first. Keys that match no
+rule are reported and left out. With ``--verify`` (default on) the converted weights are loaded
+strictly into the HVT model of the inferred variant, and missing/unexpected keys are reported.
+"""
+import argparse
+import re
+import sys
+from collections import OrderedDict
+from os import path as osp
+
+import torch
+
+BACKBONE_RE = re.compile(r'^(q|q_embed\..+|kv\..+|se\..+|proxy_ln\..+|patch_embed[1-4]\..+|'
+                         r'proxy_embed[2-4]\..+|block[1-4]\.\d+\..+|norm[1-4]\..+|'
+                         r'norm_proxy[1-3]\..+)$')
+HEAD_RE = re.compile(r'^(post_network\..+|head\..+|aux_head\..+)$')
+
+
+def unwrap(checkpoint):
+    """The state dict inside a checkpoint, with ``module.`` / ``backbone.`` prefixes removed."""
+    sd = checkpoint
+    for key in ('state_dict', 'model', 'model_ema'):
+        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
+            sd = sd[key]
+            break
+    out = OrderedDict()
+    for k, v in sd.items():
+        if k.startswith('module.'):
+            k = k[len('module.'):]
+        if k.startswith('backbone.'):
+            k = k[len('backbone.'):]
+        out[k] = v
+    return out
+
+
+def last_block4_index(sd):
+    idx = [int(m.group(1)) for k in sd for m in [re.match(r'^block4\.(\d+)\.', k)] if m]
+    return max(idx) if idx else None
+
+
+def convert(state_dict, mode='cls', prefix=None):
+    """Return ``(converted, report)``; ``report`` lists ``unmatched`` and ``dropped`` keys."""
+    if mode not in ('cls', 'dense'):
+        raise ValueError(f'mode must be "cls" or "dense", got {mode!r}')
+    sd = unwrap(state_dict)
+    last = last_block4_index(sd)
+    out, unmatched, dropped = OrderedDict(), [], []
+    for k, v in sd.items():
+        if mode == 'cls':
+            if k.startswith('norm4.') or HEAD_RE.match(k):
+                out['head.' + k] = v
+            elif BACKBONE_RE.match(k):
+                out[(prefix if prefix is not None else 'backbone.') + k] = v
+            else:
+                unmatched.append(k)
+        else:
+            if HEAD_RE.match(k) or (last is not None
+                                    and k.startswith(f'block4.{last}.mlp.fc_proxy.')):
+                dropped.append(k)
+            elif BACKBONE_RE.match(k):
+                out[(prefix or '') + k] = v
+            else:
+                unmatched.append(k)
+    return out, dict(unmatched=unmatched, dropped=dropped)
+
+
+def infer_arch(state_dict):
+    """``(arch dict, head settings)`` of a Dual-ViT state dict (official or HVT layout)."""
+    sd = unwrap(state_dict)
+    sd = {k[len('head.'):] if k.startswith('head.') and not k.startswith('head.weight')
+          and not k.startswith('head.bias') else k: v for k, v in sd.items()}
+    try:
+        dims = [sd['patch_embed1.proj.weight'].shape[0]] + [
+            sd[f'patch_embed{i}.proj.weight'].shape[0] for i in (2, 3, 4)]
+        stem = sd['patch_embed1.conv.0.weight'].shape[0]
+    except KeyError as e:
+        raise KeyError(f'not a Dual-ViT state dict: missing {e}') from None
+    depths = []
+    for i in range(1, 5):
+        idx = {int(m.group(1)) for k in sd for m in [re.match(rf'^block{i}\.(\d+)\.', k)] if m}
+        depths.append(max(idx) + 1 if idx else 0)
+    head_dim = 32
+    arch = dict(stem_hidden_dim=stem, embed_dims=dims, depths=depths,
+                num_heads=[d // head_dim for d in dims], mlp_ratios=[8, 8, 4, 3])
+    head = None
+    if 'head.weight' in sd:
+        head = dict(num_classes=sd['head.weight'].shape[0], in_channels=dims[3],
+                    num_heads=dims[3] // head_dim, token_label='aux_head.weight' in sd)
+    return arch, head
+
+
+def build_target(arch, head, mode):
+    """The HVT modules the converted keys must fill (strictly)."""
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    import hvt.models  # noqa: F401  (registers DualViT and DualViTClsHead)
+    from hvt.registry import MODELS
+    backbone = MODELS.build(dict(type='DualViT', arch=arch, mode=mode))
+    if mode == 'dense':
+        return backbone
+    model = torch.nn.Module()
+    model.backbone = backbone
+    if head is None:
+        raise KeyError('cls mode: the checkpoint has no classification head (head.weight)')
+    model.head = MODELS.build(dict(type='DualViTClsHead', **head))
+    return model
+
+
+def verify(converted, arch, head, mode, prefix=None):
+    model = build_target(arch, head, mode)
+    sd = converted
+    if mode == 'dense' and prefix:
+        sd = OrderedDict((k[len(prefix):] if k.startswith(prefix) else k, v)
+                         for k, v in converted.items())
+    if mode == 'cls' and prefix not in (None, 'backbone.'):
+        raise ValueError('--verify with a custom --prefix is only supported in dense mode')
+    result = model.load_state_dict(sd, strict=False)
+    return list(result.missing_keys), list(result.unexpected_keys)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='Convert official Dual-ViT weights to HVT')
+    parser.add_argument('src', help='official checkpoint (.pth)')
+    parser.add_argument('dst', help='output path')
+    parser.add_argument('--mode', choices=['cls', 'dense'], default='cls',
+                        help='cls: mmpretrain ImageClassifier keys; dense: bare backbone keys')
+    parser.add_argument('--prefix', default=None,
+                        help='key prefix of the backbone (default: "backbone." in cls mode, '
+                        'none in dense mode)')
+    parser.add_argument('--no-verify', action='store_true',
+                        help='do not load the result strictly into the HVT model')
+    args = parser.parse_args(argv)
+
+    ckpt = torch.load(args.src, map_location='cpu', weights_only=False)
+    converted, report = convert(ckpt, args.mode, args.prefix)
+    for k in report['unmatched']:
+        print(f'unmatched (not converted): {k}')
+    if report['dropped']:
+        print(f'dropped {len(report["dropped"])} classification-only keys: '
+              f'{", ".join(report["dropped"][:6])}{" ..." if len(report["dropped"]) > 6 else ""}')
+    ok = not report['unmatched']
+    if not args.no_verify:
+        arch, head = infer_arch(ckpt)
+        missing, unexpected = verify(converted, arch, head, args.mode, args.prefix)
+        for k in missing:
+            print(f'missing in checkpoint: {k}')
+        for k in unexpected:
+            print(f'unexpected in checkpoint: {k}')
+        ok = ok and not missing and not unexpected
+        print(f'arch {arch}, head {head}: strict load {"OK" if ok else "FAILED"}')
+    torch.save({'state_dict': converted, 'meta': {'converted_from': osp.basename(args.src),
+                                                  'mode': args.mode}}, args.dst)
+    print(f'saved {len(converted)} tensors to {args.dst}')
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
