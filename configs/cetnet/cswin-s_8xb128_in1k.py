@@ -1,0 +1,20 @@
+# Paper Table 7: CSWin-S (baseline).
+# Printed: 35.0M / 6.9G / 83.6. This config builds 34,643,304 params (1000-class head).
+# type=hvt.CECSWin, embed='patch' ('conv' = CETNet's CE stem and CEs, 'patch' = the model's own
+# token embeddings). Classification from final LN + global average pooling + linear head.
+# Recipe: the Swin ImageNet recipe of configs/cetnet (spec section 5; the paper trains each model
+# with its own scheme, which differs in details), drop path 0.4 (the baseline's own value).
+_base_ = [
+    '../_base_/models/image-classifier.py',
+    '../_base_/datasets/imagenet_bs64_swin_224.py',
+    '../_base_/schedules/imagenet_bs1024_adamw_swin.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    backbone=dict(_delete_=True, type='hvt.CECSWin', arch='s', embed='patch',
+                  drop_path_rate=0.4, out_indices=(3, )),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(in_channels=512))
+train_dataloader = dict(batch_size=128)
+val_dataloader = dict(batch_size=128)
+test_dataloader = val_dataloader

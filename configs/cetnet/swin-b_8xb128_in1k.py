@@ -1,0 +1,20 @@
+# Paper Table 7: Swin-B (baseline).
+# Printed: 88.0M / 15.4G / 83.3. This config builds 87,768,224 params (1000-class head).
+# type=hvt.CESwin, embed='patch' ('conv' = CETNet's CE stem and CEs, 'patch' = the model's own
+# token embeddings). Classification from final LN + global average pooling + linear head.
+# Recipe: the Swin ImageNet recipe of configs/cetnet (spec section 5; the paper trains each model
+# with its own scheme, which differs in details), drop path 0.5 (the baseline's own value).
+_base_ = [
+    '../_base_/models/image-classifier.py',
+    '../_base_/datasets/imagenet_bs64_swin_224.py',
+    '../_base_/schedules/imagenet_bs1024_adamw_swin.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    backbone=dict(_delete_=True, type='hvt.CESwin', arch='b', embed='patch',
+                  drop_path_rate=0.5, out_indices=(3, )),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(in_channels=1024))
+train_dataloader = dict(batch_size=128)
+val_dataloader = dict(batch_size=128)
+test_dataloader = val_dataloader
