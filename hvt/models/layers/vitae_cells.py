@@ -590,7 +590,7 @@ class ViTAEBasicLayer(nn.Module):
 
     def __init__(self, rc: Optional[nn.Module], ncs: Sequence[nn.Module], with_cp=False):
         super().__init__()
-        self.RC = rc if rc is not None else None
+        self.RC = rc
         self.NC = nn.ModuleList(ncs)
         self.with_cp = with_cp
 
