@@ -1,22 +1,25 @@
 """Stop on a NaN or Inf loss with the iteration number and every loss term."""
 import math
 
-from mmengine.hooks import CheckInvalidLossHook as _MMEngineCheckInvalidLossHook
+from mmengine.hooks import Hook
 
 from hvt.registry import HOOKS
 
 
 @HOOKS.register_module()
-class CheckInvalidLossHook(_MMEngineCheckInvalidLossHook):
-    """mmengine's ``CheckInvalidLossHook``, with an error that says where and which term.
+class CheckInvalidLossHook(Hook):
+    """Like mmdet's ``CheckInvalidLossHook`` (usable in every task), with an error that says where
+    and which term.
 
     Raises ``FloatingPointError('non-finite loss at iteration 123 (epoch 2): loss=nan,
     loss_cls=nan, loss_bbox=0.41')``. Checking every iteration (the default here) costs a few
     float comparisons: the terms are already computed for logging.
     """
 
+    priority = 'VERY_HIGH'
+
     def __init__(self, interval: int = 1):
-        super().__init__(interval=interval)
+        self.interval = interval
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         if not outputs or not self.every_n_train_iters(runner, self.interval):
