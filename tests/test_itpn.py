@@ -496,7 +496,7 @@ def test_converter_official_layouts(tmp_path):
 # ------------------------------------------------------------------------------------------------
 # tools/train.py: pixel pre-training on tiny data, then fine-tuning from its checkpoint
 # ------------------------------------------------------------------------------------------------
-TINY_ARCH = "dict(embed_dims=64, depths=[1, 1, 2], num_heads=2)"
+TINY_ARCH = "dict(_delete_=True, embed_dims=64, depths=[1, 1, 2], num_heads=2)"
 
 
 def test_configs_parse_and_match_recipe():
