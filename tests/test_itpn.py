@@ -246,6 +246,18 @@ def test_pixel_decoder_default_depth_8():
     assert not neck.decoder_pos_embed.requires_grad and neck.decoder_pos_embed.numel() == 100_352
 
 
+@pytest.mark.parametrize('arch,chans,heads,teacher_dim,expected_m', [
+    ('b', (128, 256, 512), 8, 512, 88.74), ('l', (192, 384, 768), 12, 768, 307.45)])
+def test_clip_pretrain_student_size(arch, chans, heads, teacher_dim, expected_m):
+    # spec §2.4: official CLIP pre-training students (rpe, layer scale, stage-3 mask token,
+    # fpn_depth 1, fusion + lm_head, 2-block aux branch + lm_cls_head)
+    bb = meta_build(dict(type='hvt.HiViT', arch=arch, rpe=True, use_mask_token=True,
+                         layer_scale_init_value=0.1))
+    neck = meta_build(dict(type='hvt.iTPNClipNeck', in_channels=chans, fpn_depth=1,
+                           teacher_dim=teacher_dim, num_heads=heads, aux_depth=2))
+    assert round((n_params(bb) + n_params(neck)) / 1e6, 2) == expected_m
+
+
 def test_pretrain_checkpoint_loads_into_all_wrappers(tmp_path):
     pre = _tiny_pixel_model(mfm=None)
     ckpt = tmp_path / 'pre.pth'
