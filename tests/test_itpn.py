@@ -464,9 +464,13 @@ def test_converter_official_layouts(tmp_path):
         torch.testing.assert_close(sd[k], ours[k])
     # the CLI writes a checkpoint that the detection wrapper loads without missing keys
     src, dst = tmp_path / 'official.pth', tmp_path / 'hvt.pth'
-    torch.save({'model': official}, src)
+    import argparse
+    torch.save({'model': official, 'args': argparse.Namespace(model='itpn_base_dec512d8b')}, src)
     from toolkit import run_tool
-    out = run_tool('model_converters/itpn2hvt.py', src, dst, timeout=300)
+    # official files pickle an argparse.Namespace: refused unless the user trusts the file
+    out = run_tool('model_converters/itpn2hvt.py', src, dst, timeout=300, check=False)
+    assert '--trust-pickle' in out and not dst.exists()
+    out = run_tool('model_converters/itpn2hvt.py', src, dst, '--trust-pickle', timeout=300)
     assert 'official-pixel' in out
     seg = iTPNSeg(TINY, img_size=64, fpn_dim=32, fpn_depth=2, rpe=False)
     assert seg.load_itpn_checkpoint(str(dst)) == []

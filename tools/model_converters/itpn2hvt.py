@@ -18,10 +18,15 @@ Handles (spec itpn.md §2.7):
 The output checkpoint holds ``state_dict`` and ``meta`` (with the detected source layout).
 Downstream wrappers (``hvt.iTPNDet`` / ``hvt.iTPNSeg``) load the converted pre-training file.
 
-Usage: python tools/model_converters/itpn2hvt.py SRC DST
+Files are read with ``torch.load(weights_only=True)``; official checkpoints that pickle other
+objects (e.g. an ``argparse.Namespace`` under ``args``) need ``--trust-pickle``.
+
+Usage: python tools/model_converters/itpn2hvt.py SRC DST [--trust-pickle]
 """
 import argparse
+import os.path as osp
 import re
+import sys
 from collections import OrderedDict
 
 import torch
@@ -106,19 +111,36 @@ def convert(ckpt):
     return out, layout
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src')
     parser.add_argument('dst')
-    args = parser.parse_args()
-    ckpt = torch.load(args.src, map_location='cpu', weights_only=False)
+    parser.add_argument('--trust-pickle', action='store_true',
+                        help='load with weights_only=False (official checkpoints that pickle '
+                        'e.g. an argparse.Namespace); only for files you trust')
+    args = parser.parse_args(argv)
+    try:  # lets weights-only loads read mmengine checkpoints (message-hub meta)
+        sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+        from hvt.engine.safe_globals import register_safe_globals
+        register_safe_globals()
+    except Exception:  # noqa: BLE001  (converter also works without hvt importable)
+        pass
+    try:
+        ckpt = torch.load(args.src, map_location='cpu', weights_only=not args.trust_pickle)
+    except Exception as e:  # noqa: BLE001  (UnpicklingError, or a weights-only refusal)
+        if args.trust_pickle:
+            raise
+        print(f'{args.src} holds objects that a weights-only load refuses ({e}). If you trust '
+              'the file, rerun with --trust-pickle.')
+        return 2
     sd, layout = convert(ckpt)
     leftover = [k for k in sd if k.startswith('unconverted.')]
     if leftover:
         print(f'warning: {len(leftover)} keys kept under "unconverted.": {leftover[:10]}')
     torch.save(dict(state_dict=sd, meta=dict(source_layout=layout)), args.dst)
     print(f'{layout}: wrote {len(sd)} tensors to {args.dst}')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
