@@ -129,6 +129,12 @@ class _SkipInplaceOnMeta(torch.overrides.TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
+def quiet_logs():
+    """Keep mmengine's INFO lines (e.g. the data preprocessor's one-hot note) out of the tables."""
+    from mmengine.logging import MMLogger
+    MMLogger.get_current_instance().setLevel('WARNING')
+
+
 def n_params(model):
     return sum(p.numel() for p in model.parameters())
 
@@ -150,6 +156,7 @@ def main(argv=None):
     if len(shape) != 2:
         raise SystemExit(f'--shape takes H W (or one number), got {args.shape}')
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    quiet_logs()
     cfg = load_model_cfg(args.config, args.cfg_options)
     scope = cfg.get('default_scope', 'mmpretrain')
     print(f'building {osp.basename(args.config)} (scope {scope}) on the CPU ...', file=sys.stderr,

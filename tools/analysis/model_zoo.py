@@ -47,7 +47,7 @@ import yaml
 HERE = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(osp.dirname(HERE))
 sys.path.insert(0, HERE)
-from get_flops import build_model, count_flops, n_params  # noqa: E402
+from get_flops import build_model, count_flops, n_params, quiet_logs  # noqa: E402
 
 START, END = '<!-- model-zoo:start -->', '<!-- model-zoo:end -->'
 
@@ -344,6 +344,7 @@ def main(argv=None):
         raise SystemExit('--markdown / --readme need the whole zoo; drop --only')
     if args.threads:
         torch.set_num_threads(args.threads)
+    quiet_logs()
     collections, entries = load_metafiles(args.metafile)
     if args.only:
         entries = [e for e in entries if re.search(args.only, e['Name'])]
