@@ -14,7 +14,8 @@ Each model entry has ``Name``, ``In Collection``, ``Config`` (the classification
 
 ``Resolution``              input size of the entry (default 224);
 ``Cfg Options``             overrides merged into ``Config`` (a variant without its own config);
-``Model``                   the model dict to build when there is no config;
+``Model``                   the model dict to build when there is no config (``Scope``: the
+                            registry scope to build it in, default ``mmpretrain``);
 ``Params``                  the spec's parameter count (1000-class head included);
 ``Params Tolerance``        allowed ``|measured - Params|``: an integer (absolute; 0 = exact, the
                             default) or ``'x%'`` (relative), e.g. half the last printed digit
@@ -120,15 +121,21 @@ def model_cfg_of(entry):
 
 
 # ------------------------------------------------------------------------------------- measuring
+def base_row(entry):
+    """The metafile's numbers for an entry, before anything is measured."""
+    h = hvt(entry)
+    meta = entry.get('Metadata') or {}
+    return dict(name=entry['Name'], collection=entry['In Collection'],
+                config=entry.get('Config'), resolution=int(h.get('Resolution', 224)),
+                paper_params=meta.get('Parameters'), paper_flops=meta.get('FLOPs'),
+                spec_params=h.get('Params'), spec_flops=h.get('FLOPs'),
+                flops_factor=h.get('Paper FLOPs Factor', 1), params=None, errors=[])
+
+
 def measure(entry, flops=False):
     """One result row for an entry: counted params (meta device), checks, optional FLOPs."""
     h = hvt(entry)
-    meta = entry.get('Metadata') or {}
-    row = dict(name=entry['Name'], collection=entry['In Collection'],
-               config=entry.get('Config'), resolution=int(h.get('Resolution', 224)),
-               paper_params=meta.get('Parameters'), paper_flops=meta.get('FLOPs'),
-               spec_params=h.get('Params'), spec_flops=h.get('FLOPs'),
-               flops_factor=h.get('Paper FLOPs Factor', 1), errors=[])
+    row = base_row(entry)
     model_cfg, scope = model_cfg_of(entry)
     model = build_model(model_cfg, scope, device='meta')
     row['params'] = count = n_params(model)
@@ -355,14 +362,8 @@ def main(argv=None):
         try:
             row = measure(entry, flops=args.flops)
         except Exception as exc:  # report every entry, then fail
-            h = hvt(entry)
-            row = dict(name=entry['Name'], collection=entry['In Collection'],
-                       config=entry.get('Config'), resolution=int(h.get('Resolution', 224)),
-                       paper_params=(entry.get('Metadata') or {}).get('Parameters'),
-                       paper_flops=(entry.get('Metadata') or {}).get('FLOPs'),
-                       spec_params=h.get('Params'), spec_flops=h.get('FLOPs'),
-                       flops_factor=h.get('Paper FLOPs Factor', 1), params=None,
-                       errors=[f'build failed: {type(exc).__name__}: {exc}'])
+            row = base_row(entry)
+            row['errors'].append(f'build failed: {type(exc).__name__}: {exc}')
         rows.append(row)
         msg = f'{row["params"]:,} params' if row.get('params') is not None else 'BUILD FAILED'
         if row.get('flops') is not None:
