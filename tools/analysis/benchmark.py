@@ -15,6 +15,8 @@ hits all of them alike; ratios are the figure to read, absolute numbers vary bet
   untimed iterations, then the median of ``--iters`` timed ones;
 * train step: ``--train-batch-size`` (8) images: forward, loss, backward, optimizer step
   (a classifier's real loss on random labels; for a backbone the mean square of its outputs);
+* ``--timer cpu`` times the process CPU time instead of the elapsed time (for shared, busy
+  machines; with ``--threads 1`` it measures the work, not the scheduler);
 * peak memory of each timed iteration: resident set size on the CPU (sampled every 2 ms, minus the
   RSS before the iteration), ``torch.cuda.max_memory_allocated`` (minus the allocation before
   the iteration) on a GPU.
@@ -66,6 +68,9 @@ def parse_args(argv=None):
     p.add_argument('--iters', type=int, default=5, help='timed iterations per model')
     p.add_argument('--warmup', type=int, default=2, help='untimed iterations per model')
     p.add_argument('--optimizer', choices=('adamw', 'sgd'), default='adamw')
+    p.add_argument('--timer', choices=('wall', 'cpu'), default='wall',
+                   help='wall: elapsed time; cpu: CPU time of this process (all threads), which '
+                   'stays meaningful when other jobs share the cores (use with --threads 1)')
     p.add_argument('--no-train', action='store_true', help='skip the train step')
     p.add_argument('--no-infer', action='store_true', help='skip inference')
     p.add_argument('--out', help='write the results as JSON here')
@@ -128,7 +133,15 @@ class PeakRSS:
 def load_cfg(path, options):
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path!r}')
-    cfg = Config.fromfile(path)
+    # custom imports one by one: only model registries matter here, so a broken optional
+    # module (an engine hook, say) costs a warning instead of the benchmark
+    cfg = Config.fromfile(path, import_custom_modules=False)
+    import importlib
+    for mod in cfg.get('custom_imports', {}).get('imports', []):
+        try:
+            importlib.import_module(mod)
+        except Exception as e:  # noqa: BLE001
+            print(f'[bench] warning: custom import {mod!r} failed: {e}', file=sys.stderr)
     if options:
         cfg.merge_from_dict(options)
     return cfg
@@ -249,10 +262,11 @@ def measure(entries, kind, x, args):
                 dt = time.perf_counter() - t0
                 mem = torch.cuda.max_memory_allocated() - before
             else:
+                clock = time.process_time if args.timer == 'cpu' else time.perf_counter
                 with PeakRSS() as pr:
-                    t0 = time.perf_counter()
+                    t0 = clock()
                     getattr(e, step)(x)
-                    dt = time.perf_counter() - t0
+                    dt = clock() - t0
                 mem = pr.peak - pr.start
             e.res[kind]['times'].append(dt)
             e.res[kind]['mem'].append(mem)
@@ -306,12 +320,14 @@ def main(argv=None):
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
         command=' '.join(sys.argv), torch=torch.__version__, device=args.device, cpu=cpu,
         threads=torch.get_num_threads(), amp=args.amp, channels_last=args.channels_last,
-        compile=args.compile, input_size=[H, W], reference=ref.name if ref else None,
+        compile=args.compile, input_size=[H, W], timer=args.timer,
+        reference=ref.name if ref else None,
         models=[])
     head = f'{"model":28s} {"params":>9s}'
     for kind in kinds:
         head += f' | {kind + " img/s":>11s} {"x ref":>6s} {"mem MiB":>8s} {"x ref":>6s}'
     print(f'input {H}x{W}, device {args.device}, threads {torch.get_num_threads()}, '
+          f'timer {args.timer}, '
           f'amp {args.amp}, channels_last {args.channels_last}, compile {args.compile}')
     print(head)
     for e in entries:
