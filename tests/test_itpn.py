@@ -537,7 +537,27 @@ def test_configs_parse_and_match_recipe():
     fl = Config.fromfile(osp.join(d, 'itpn-hivit-l-p16_pixel-pre_8xb128-coslr-50e_in1k.py'))
     assert fl.model.head.in_channels == 768 and fl.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.55
     assert fl.train_cfg.max_epochs == 50
-    # the real configs build (meta device keeps this fast)
+    # the pre-training configs build (CLIP teacher swapped for a random ViT-B: no CLIP weights
+    # here) with the spec's student sizes (pixel: 108.39 M trainable + 0.10 M frozen decoder pos;
+    # pixel L = backbone 287.37 + pyramid 5.08 + the same decoder, our count), and their
+    # pipelines build
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+    from mmpretrain.registry import TRANSFORMS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        for cfg, size_m in ((pix, 108.49), (pl, 318.34), (clip, 88.74), (cl, 307.45)):
+            model_cfg = copy.deepcopy(cfg.model)
+            if 'target_generator' in model_cfg:
+                model_cfg.target_generator.model = dict(
+                    type='mmpretrain.VisionTransformer', arch='b', out_type='raw')
+            with torch.device('meta'):
+                model = PRETRAIN_MODELS.build(model_cfg)
+            student = sum(p.numel() for n, p in model.named_parameters()
+                          if n.startswith(('backbone.', 'neck.')))
+            assert round(student / 1e6, 2) == size_m
+            for step in cfg.train_dataloader.dataset.pipeline:
+                TRANSFORMS.build(step)
+    # the real fine-tuning configs build (meta device keeps this fast)
     for cfg, n in ((ft, 78_557_992), (fl, 288_493_576)):
         model_cfg = copy.deepcopy(cfg.model)
         model_cfg.backbone.init_cfg = None
