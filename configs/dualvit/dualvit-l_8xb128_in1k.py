@@ -8,4 +8,4 @@ model = dict(
     backbone=dict(arch='l', drop_path_rate=0.3),
     head=dict(in_channels=512, num_heads=16),
 )
-optim_wrapper = dict(clip_grad=dict(max_norm=1.0))
+optim_wrapper = dict(clip_grad=dict(max_norm=1.0, _delete_=True))
