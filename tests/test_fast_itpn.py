@@ -438,3 +438,64 @@ def test_load_pretrained_layouts(tmp_path):
     assert not missing
     assert torch.equal(det.state_dict()['pyramid.split_16to8.reduction.weight'],
                        det_src.pyramid.state_dict()['split_16to8.reduction.weight'])
+
+
+# -- tools ---------------------------------------------------------------------------------------
+TINY_CFG = """
+default_scope = 'mmpretrain'
+custom_imports = dict(imports=['hvt.models'], allow_failed_imports=False)
+model = dict(type='ImageClassifier',
+             backbone=dict(type='hvt.FastiTPN', arch=dict(embed_dims=64, depths=(1, 1, 2),
+                                                          num_heads=2), out_type='avg_featmap'),
+             neck=None, head=dict(type='LinearClsHead', num_classes=10, in_channels=64))
+"""
+
+
+def test_benchmark_tool_runs(tmp_path):
+    """One iteration on a tiny model (no timing assertions): both parts, variants, JSON."""
+    from toolkit import run_tool
+    cfg = tmp_path / 'tiny_fast_itpn.py'
+    cfg.write_text(TINY_CFG)
+    out_json = tmp_path / 'bench.json'
+    text = run_tool('analysis/benchmark.py', cfg, '--part', 'backbone', '--input-size', '64',
+                    '--batch-size', '2', '--train-batch-size', '2', '--iters', '1', '--warmup',
+                    '0', '--threads', '1', '--variant', 'mig',
+                    'model.backbone.migration_ratio=0.4', 'model.backbone.window_size=2',
+                    '--baseline', cfg, '--out', out_json, timeout=600)
+    assert 'infer img/s' in text and 'train img/s' in text
+    res = json.loads(out_json.read_text())
+    names = [m['name'] for m in res['models']]
+    assert names == ['tiny_fast_itpn', 'mig', 'baseline:tiny_fast_itpn']
+    assert res['reference'] == 'baseline:tiny_fast_itpn'
+    for m in res['models']:
+        assert m['infer']['img_per_s'] > 0 and m['train']['img_per_s'] > 0
+        assert len(m['infer']['times']) == 1
+    assert res['models'][2]['infer']['speed_ratio'] == 1.0
+    # the whole classifier (real loss on random labels), bf16 autocast
+    text = run_tool('analysis/benchmark.py', cfg, '--part', 'model', '--input-size', '32',
+                    '--batch-size', '1', '--train-batch-size', '2', '--iters', '1', '--warmup',
+                    '0', '--amp', '--optimizer', 'sgd', timeout=600)
+    assert 'tiny_fast_itpn' in text
+
+
+def test_train_tool_fine_tuning_run(tiny_data, tmp_path):
+    """A tiny tools/train.py run of the real Fast-iTPN-T fine-tuning config (layer decay, EMA)."""
+    import math
+    from toolkit import cls_smoke_options, logged_losses, run_tool
+    config = 'configs/fast_itpn/fast-itpn-t_8xb128_in1k.py'
+    work = tmp_path / 'work'
+    opts = cls_smoke_options(tiny_data, work, img_size=64, epochs=2, config=config)
+    opts += ['model.backbone.init_cfg=None', 'optim_wrapper.optimizer.lr=5e-4',
+             'model.backbone.drop_path_rate=0.0',
+             # a 0.1M-parameter arch keeps the run short on a shared 2-core machine
+             'model.backbone.arch._delete_=True', 'model.backbone.arch.embed_dims=64',
+             'model.backbone.arch.depths=(1,1,2)', 'model.backbone.arch.num_heads=2',
+             'model.head.in_channels=64']
+    out = run_tool('train.py', config, '--cfg-options', *opts, timeout=900)
+    losses = logged_losses(out)
+    assert len(losses) >= 4, out[-3000:]
+    assert all(math.isfinite(v) for v in losses)
+    k = max(1, len(losses) // 4)
+    assert sum(losses[-k:]) / k < sum(losses[:k]) / k, f'loss did not decrease: {losses}'
+    assert 'Layer decay: 8 layer ids' in out  # 1+1+1+1+2 blocks + patch embed + head
+    assert (work / 'epoch_2.pth').is_file()
