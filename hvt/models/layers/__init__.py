@@ -3,6 +3,8 @@ from .attention import Attention, attention
 from .conv_embed import (ConvDownsample, ConvEmbedding, ConvStem, FusedMBConv, MBConv, PatchEmbed,
                          PatchMerging, build_embeddings)
 from .drop import DropPath, drop_path, drop_path_rates
+from .fast_itpn_blocks import (ConvMlp, ConvMlpBlock, ConvPatchEmbed, ConvPatchMerge,
+                               FastiTPNBlock, SeparateQKVAttention, SwiGLU)
 from .dualvit_blocks import (ClassBlock, DualAttention, DualBlock, DWConvMlp, MergeBlock, MergeFFN,
                              QKVAttention)
 from .hivit_blocks import (HiViTAttention, HiViTBlock, HiViTPatchEmbed, MlpBlock, PatchMerge,
@@ -15,6 +17,8 @@ from .window import (RelativePositionBias, pad_to_multiple, relative_position_in
                      window_partition, window_reverse)
 
 __all__ = [
+    'ConvMlp', 'ConvMlpBlock', 'ConvPatchEmbed', 'ConvPatchMerge', 'FastiTPNBlock',
+    'SeparateQKVAttention', 'SwiGLU',
     'PCM', 'PRM', 'NormalCell', 'PatchEmbedCell', 'RCWindowBlock', 'ReductionCell',
     'TokenAttention', 'TokenPerformer', 'TokenTransformer', 'ViTAEBasicLayer', 'WindowAttention',
     'window_attention',
@@ -23,5 +27,6 @@ __all__ = [
     'PatchMerging', 'build_embeddings',
     'Attention', 'attention', 'DropPath', 'drop_path', 'drop_path_rates', 'Mlp',
     'RelativePositionBias', 'pad_to_multiple', 'relative_position_index', 'window_partition',
-    'window_reverse', 'HiViTAttention', 'HiViTBlock', 'HiViTPatchEmbed', 'MlpBlock', 'PatchMerge', 'PatchSplit'
+    'window_reverse', 'HiViTAttention', 'HiViTBlock', 'HiViTPatchEmbed', 'MlpBlock', 'PatchMerge',
+    'PatchSplit'
 ]
