@@ -282,7 +282,7 @@ def test_cetnet_t_forward_shapes():
 
 @pytest.mark.parametrize('cls, kw, n_out', [
     (CESwin, dict(arch='t', embed='patch'), 4),
-    (CESwin, dict(arch='ce-s'), 4),
+    (CESwin, dict(arch='ce-t'), 4),
     (CECvT, dict(arch='ce-13', out_type='featmap'), 3),
     (CEPVT, dict(arch='ce-s', out_type='featmap'), 4),
     (CECSWin, dict(arch='ce-t'), 4),
@@ -353,7 +353,7 @@ def test_frozen_stages_and_norm_eval():
     opt.step()
     assert torch.equal(before, model.stages[0].embed.proj.weight)
     # the CE-ViTs share the mechanism
-    pvt = CEPVT('ce-s', frozen_stages=0).train()
+    pvt = CEPVT(TINY_PVT, frozen_stages=0).train()
     assert not pvt.stages[0].pos_embed.requires_grad and pvt.stages[1].pos_embed.requires_grad
 
 
@@ -395,16 +395,18 @@ def test_configs_build_exact_models():
 
 
 def test_train_tool_loss_decreases(tiny_data, tmp_path):
+    """CETNet-T through tools/train.py on the tiny ImageNet (32 px, one epoch of 12 iterations:
+    the machine is shared, so the run is kept small)."""
     config = 'configs/cetnet/cetnet-t_8xb128_in1k.py'
     work = tmp_path / 'work'
-    opts = cls_smoke_options(tiny_data, work, img_size=64, epochs=2, config=config)
+    opts = cls_smoke_options(tiny_data, work, img_size=32, epochs=1, config=config)
     opts += ['optim_wrapper.optimizer.lr=5e-4', 'model.backbone.drop_path_rate=0.0']
-    out = run_tool('train.py', config, '--cfg-options', *opts, timeout=1200)
+    out = run_tool('train.py', config, '--cfg-options', *opts, timeout=2400)
     losses = logged_losses(out)
-    assert len(losses) >= 8, out[-3000:]
+    assert len(losses) >= 12, out[-3000:]
     k = len(losses) // 4
     first, last = sum(losses[:k]) / k, sum(losses[-k:]) / k
     assert all(math.isfinite(v) for v in losses)
-    assert last < first - 0.3, f'loss did not decrease: {losses}'
+    assert last < first - 0.5, f'loss did not decrease: {losses}'
     assert re.search(r'accuracy/top1: [0-9.]+', out)
-    assert (work / 'epoch_2.pth').is_file()
+    assert (work / 'epoch_1.pth').is_file()
