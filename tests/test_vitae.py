@@ -569,21 +569,32 @@ def test_pretrained_init_cfg_loads_official_ema_weights(tmp_path):
     for k in ('layers.0.RC.PRM.convs.3.0.weight', 'layers.3.NC.0.mlp.fc2.bias',
               'layers.2.RC.attn.attn.qkv.weight'):
         torch.testing.assert_close(sd[k], ema[k])
+    # official files also pickle `args` (an argparse.Namespace): an explicit opt-in is needed
+    import argparse
+    torch.save({'state_dict_ema': ema, 'args': argparse.Namespace(lr=1e-3)}, path)
+    cfg = dict(type='Pretrained', checkpoint=str(path))
+    with pytest.raises(RuntimeError, match='trust_pickle=True'):
+        ViTAEv2(TINY_V2, init_cfg=cfg).init_weights()
+    m = ViTAEv2(TINY_V2, init_cfg=dict(cfg, trust_pickle=True))
+    m.init_weights()
+    torch.testing.assert_close(m.state_dict()['layers.3.NC.0.mlp.fc2.bias'],
+                               ema['layers.3.NC.0.mlp.fc2.bias'])
 
 
 # ------------------------------------------------------------------------------ training
 def test_train_tool_smallest_variant_loss_decreases(tiny_data, tmp_path):
     config = 'configs/vitae/vitae-t_4xb128_in1k.py'
     work = tmp_path / 'work'
-    opts = cls_smoke_options(tiny_data, work, img_size=64, epochs=3, config=config)
+    # 32x32 inputs (maps 8/4/2 after the RCs) keep this fast on a loaded CPU; no EMA hook
+    opts = cls_smoke_options(tiny_data, work, img_size=32, epochs=2, config=config)
     opts += ['optim_wrapper.optimizer.lr=1e-3', 'model.backbone.drop_path_rate=0.0',
              'custom_hooks=[]']
-    out = run_tool('train.py', config, '--cfg-options', *opts, timeout=900)
+    out = run_tool('train.py', config, '--cfg-options', *opts, timeout=1500)
     losses = logged_losses(out)
-    assert len(losses) >= 30, out[-3000:]
+    assert len(losses) >= 20, out[-3000:]
     k = len(losses) // 4
     first, last = sum(losses[:k]) / k, sum(losses[-k:]) / k
     assert all(math.isfinite(v) for v in losses)
     assert last < first - 0.3, f'loss did not decrease: {losses}'
     assert re.search(r'accuracy/top1: [0-9.]+', out)
-    assert (work / 'epoch_3.pth').is_file()
+    assert (work / 'epoch_2.pth').is_file()

@@ -110,7 +110,20 @@ class _ViTAEBase(BaseModule):
             from mmengine.logging import MMLogger
             from mmengine.runner.checkpoint import _load_checkpoint
             from .vitae import convert_official_vitae, load_converted
-            ckpt = _load_checkpoint(self.init_cfg['checkpoint'], map_location='cpu')
+            path = self.init_cfg['checkpoint']
+            if self.init_cfg.get('trust_pickle', False):
+                ckpt = torch.load(path, map_location='cpu', weights_only=False)
+            else:
+                try:
+                    ckpt = _load_checkpoint(path, map_location='cpu')
+                except Exception as e:  # noqa: BLE001  (a weights-only refusal)
+                    if 'weights_only' not in str(e) and 'Weights only' not in str(e):
+                        raise
+                    raise RuntimeError(
+                        f'{path} pickles Python objects that a weights-only load refuses. If '
+                        'you trust the file, convert it with tools/model_converters/vitae2hvt.py '
+                        '--trust-pickle, or add trust_pickle=True to the Pretrained init_cfg.'
+                    ) from e
             state = convert_official_vitae(ckpt, prefix=self.init_cfg.get('prefix'))
             load_converted(self, state, logger=MMLogger.get_current_instance())
             self._is_init = True
@@ -150,7 +163,8 @@ class ViTAEv2(_ViTAEBase):
             checkpoints (``model`` / ``state_dict_ema`` keys, EMA preferred) are converted on the
             fly, and ``prefix='backbone.'`` selects a sub-dict of an mmpretrain checkpoint.
             Files are read weights-only; official checkpoints that also pickle Python objects
-            must first go through ``vitae2hvt.py --trust-pickle``.
+            (``args``) need ``trust_pickle=True`` in the init_cfg, or a conversion with
+            ``vitae2hvt.py --trust-pickle``.
 
     The backbone runs at any input whose sides are multiples of 32 (the PRM and PCM of the
     stride-4 stem disagree otherwise, spec §6.19) and returns NCHW maps with
