@@ -36,14 +36,16 @@ def test_train_then_test(task, tiny_data, tmp_path):
     ckpt = work / ckpt_name
     assert ckpt.is_file() and (work / 'last_checkpoint').read_text().strip() == str(ckpt)
 
-    results = tmp_path / 'results.pkl'
-    out = run_tool('test.py', config, ckpt, '--out', results, '--cfg-options',
-                   *opts, f'work_dir={tmp_path / "test"}')
+    results, show = tmp_path / 'results.pkl', tmp_path / 'show'
+    out = run_tool('test.py', config, ckpt, '--out', results, '--show-dir', show,
+                   '--cfg-options', *opts, f'work_dir={tmp_path / "test"}')
     value = float(re.search(metric, out).group(1))
     assert value == value  # a number, not NaN
     with open(results, 'rb') as f:
         preds = pickle.load(f)
     assert len(preds) > 0
+    drawn = [p for p in show.rglob('*') if p.suffix in ('.png', '.jpg')]
+    assert drawn, f'--show-dir drew nothing into {show}'
 
 
 def test_train_reports_missing_config(tmp_path):
