@@ -2,10 +2,11 @@
 # Paper: Dual-ViT-L 384: 73.0M params (exact 72,966,544), 60.5 GFLOPs, top-1 86.5 / top-5 97.8.
 # Recipe ([P] 4.2 only, no official config; "follows VOLO"): AdamW, 35 epochs, cosine, 5 warm-up
 # epochs, lr 8e-6, weight decay 1e-8. The semantic queries are bicubic-resized to the 13x13 pooled
-# grid, so m = 169 semantic tokens at 384. The paper does not give the fine-tuning batch size; 8 x 64
-# is an assumption (auto_scale_lr refers to it), and so is the final lr of 0.
+# grid, so m = 169 semantic tokens at 384. The paper does not give the fine-tuning batch size;
+# 8 x 64 is an assumption (auto_scale_lr refers to it), and so is the final lr of 0.
 #
-# Start from the 224 checkpoint: --cfg-options load_from=work_dirs/dualvit-l-tl_8xb128_in1k/epoch_310.pth
+# Start from the 224 checkpoint:
+#   --cfg-options load_from=work_dirs/dualvit-l-tl_8xb128_in1k/epoch_310.pth
 # (or an official dualvit_l.pth converted with tools/model_converters/dualvit2hvt.py --mode cls).
 #
 # !!! LIKE THE 224 TOKEN-LABELING CONFIG, THIS NEEDS DENSE TOKEN-LABEL MAPS ('gt_token_label' on
