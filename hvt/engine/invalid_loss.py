@@ -1,6 +1,8 @@
 """Stop on a NaN or Inf loss with the iteration number and every loss term."""
 import math
 
+import torch
+
 from mmengine.hooks import Hook
 
 from hvt.registry import HOOKS
@@ -24,7 +26,8 @@ class CheckInvalidLossHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         if not outputs or not self.every_n_train_iters(runner, self.interval):
             return
-        terms = {k: float(v) for k, v in outputs.items() if 'loss' in k and _is_number(v)}
+        terms = {k: float(v.detach() if torch.is_tensor(v) else v)
+                 for k, v in outputs.items() if 'loss' in k and _is_number(v)}
         if any(not math.isfinite(v) for v in terms.values()):
             detail = ', '.join(f'{k}={v:.4g}' for k, v in terms.items())
             raise FloatingPointError(
@@ -35,7 +38,7 @@ class CheckInvalidLossHook(Hook):
 
 def _is_number(v):
     try:
-        float(v)
+        float(v.detach() if torch.is_tensor(v) else v)
         return True
     except (TypeError, ValueError, RuntimeError):
         return False
