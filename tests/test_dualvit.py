@@ -558,3 +558,33 @@ def test_semantic_init_and_class_block_match_the_equations():
     cls = t[:, :1] + blk.attn.proj(_mha(blk.attn.q(tn[:, :1]), *kv.split(C, -1), 2))
     cls = cls + blk.mlp.fc2(F.gelu(blk.mlp.fc1(blk.norm2(cls))))
     assert torch.allclose(head([(x_map, zz)]), head.head(head.norm4(cls[:, 0])), atol=1e-5)
+
+
+def test_head_mix_token_target_and_unmix():
+    """With a MixToken box the class target mixes with the flipped batch by the unmixed area, and
+    the aux predictions inside the box are swapped back before the dense loss."""
+    from torch.nn import functional as F
+    torch.manual_seed(0)
+    K, C = 6, 32
+    head = PRETRAIN_MODELS.build(dict(
+        type='hvt.DualViTClsHead', num_classes=K, in_channels=C, num_heads=2, token_label=True,
+        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')))
+    x_map, z = torch.randn(2, C, 2, 2), torch.randn(2, 3, C)
+    samples = [DataSample().set_gt_label(i) for i in (1, 4)]
+    dense = [torch.randint(0, K, (2, 2)) for _ in range(2)]
+    for s, d in zip(samples, dense):
+        s.set_field(d, 'gt_token_label')
+    box = (0, 0, 1, 2)  # top row of the 2x2 grid: lambda = 1 - 2/4
+    losses = head.loss([(x_map, z, box)], samples)
+
+    cls, pix, hw, _ = head._tokens([(x_map, z)])
+    onehot = F.one_hot(torch.tensor([1, 4]), K).float()
+    target = 0.5 * onehot + 0.5 * onehot.flip(0)
+    target = target * 0.9 + 0.1 / K
+    ref_cls = -(target * F.log_softmax(head.head(cls), -1)).sum(-1).mean()
+    aux = head.aux_head(pix).reshape(2, 2, 2, K)
+    aux = torch.cat([aux.flip(0)[:, :1], aux[:, 1:]], dim=1).reshape(2, 4, K)
+    t = torch.stack([F.one_hot(d, K).reshape(4, K).float() for d in dense])
+    ref_aux = 0.5 * -(t * F.log_softmax(aux, -1)).sum(-1).mean()
+    assert torch.allclose(losses['loss'], ref_cls, atol=1e-5)
+    assert torch.allclose(losses['loss_aux'], ref_aux, atol=1e-5)
