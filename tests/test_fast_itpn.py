@@ -499,3 +499,51 @@ def test_train_tool_fine_tuning_run(tiny_data, tmp_path):
     assert sum(losses[-k:]) / k < sum(losses[:k]) / k, f'loss did not decrease: {losses}'
     assert 'Layer decay: 8 layer ids' in out  # 1+1+1+1+2 blocks + patch embed + head
     assert (work / 'epoch_2.pth').is_file()
+
+
+def test_clip_pretraining_config_drives_fast_itpn():
+    """The Fast-iTPN CLIP-L pre-training config (cosine loss, patch-embed mask token, no aux),
+    shrunk and with a small random teacher instead of CLIP-L: one finite training step."""
+    from mmengine.config import Config
+    cfg = Config.fromfile('configs/fast_itpn/itpn-clip-l_fast-itpn-t_64xb32-amp-coslr-1600e_in1k.py')
+    m = cfg.model
+    assert m.clip_loss == 'cosine' and m.backbone.type == 'hvt.FastiTPN'
+    assert m.backbone.use_mask_token and m.neck.aux_depth == 0 and m.neck.teacher_dim == 768
+    assert m.target_generator.input_size == 196 and cfg.train_cfg.max_epochs == 1600
+    m.backbone.update(arch=TINY, img_size=64)
+    m.neck.update(in_channels=(16, 32, 64), fpn_dim=32, teacher_dim=24, num_heads=2)
+    m.clip_mask = dict(num_masking_patches=6, min_num_patches=2)
+    m.pop('data_preprocessor')
+    m.target_generator = dict(
+        type='hvt.FeatureTeacher',
+        model=dict(type='mmpretrain.VisionTransformer',
+                   arch=dict(embed_dims=24, num_layers=1, num_heads=2, feedforward_channels=48),
+                   img_size=64, patch_size=16, out_type='raw', with_cls_token=True),
+        output_index=0, drop_cls_token=True, norm_target=True)
+    torch.manual_seed(0)
+    model = MODELS.build(m)
+    model.init_weights()
+    model.train()
+    img = torch.randn(2, 3, 64, 64)
+    losses = model.loss([img, img], None)
+    assert set(losses) == {'loss'} and torch.isfinite(losses['loss'])
+    assert 0 < float(losses['loss'].detach()) <= 2  # cosine loss range
+    losses['loss'].backward()
+    assert model.backbone.mask_token.grad is not None  # masking happens at the patch embed
+    assert model.backbone.mask_token.grad.abs().sum() > 0
+
+
+def test_mask_rcnn_configs_build():
+    from mmengine.config import Config
+    from mmengine.registry import MODELS as ROOT_MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    import mmdet.models  # noqa: F401
+    for name, modes in [('mask-rcnn_fast-itpn-b_1x_coco.py', {'global'}),
+                        ('mask-rcnn_fast-itpn-b_mig40-gt-rpe_1x_coco.py', {'global', 'gathering'})]:
+        cfg = Config.fromfile(f'configs/fast_itpn/{name}')
+        with torch.device('meta'):
+            det = ROOT_MODELS.build(cfg.model)
+        assert type(det.backbone).__name__ == 'FastiTPNDet' and not det.with_neck
+        assert set(det.backbone.block_modes) == modes
+        assert det.backbone.out_strides == (4, 8, 16, 32, 64)
