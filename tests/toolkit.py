@@ -21,7 +21,8 @@ LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 def run_tool(script, *args, timeout=900, env=None, check=True):
     """Run ``python tools/<script> *args`` from the repo root; return stdout + stderr as text."""
     cmd = [sys.executable, osp.join(ROOT, 'tools', script), *map(str, args)]
-    full_env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='2', **(env or {}))
+    full_env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='2')
+    full_env.update(env or {})
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env=full_env)
     out = proc.stdout + proc.stderr
