@@ -54,8 +54,8 @@ def load_checkpoint_file(path: str, trust_pickle: bool = False, map_location='cp
             raise RuntimeError(
                 f'checkpoint {path!r} contains pickled Python objects that a weights-only load '
                 f'refuses ({str(e).splitlines()[0][:200]}). If you trust where the file comes '
-                'from, pass --trust-pickle (trust_pickle=True): unpickling can run arbitrary '
-                'code.') from None
+                'from, rerun with --trust-pickle (trust_pickle=True): unpickling can run '
+                'arbitrary code.') from None
         warnings.warn(f'loading {path!r} with full unpickling (--trust-pickle)')
         return torch.load(path, map_location=map_location, weights_only=False)
     except (RuntimeError, EOFError) as e:

@@ -27,6 +27,11 @@ from os import path as osp
 
 import torch
 
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from hvt.engine.checkpoint_io import (TRUST_PICKLE_HELP, load_checkpoint_file,  # noqa: E402
+                                      save_checkpoint_file)
+
 BACKBONE_RE = re.compile(r'^(q|q_embed\..+|kv\..+|se\..+|proxy_ln\..+|patch_embed[1-4]\..+|'
                          r'proxy_embed[2-4]\..+|block[1-4]\.\d+\..+|norm[1-4]\..+|'
                          r'norm_proxy[1-3]\..+)$')
@@ -108,7 +113,6 @@ def infer_arch(state_dict):
 
 def build_target(arch, head, mode):
     """The HVT modules the converted keys must fill (strictly)."""
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     import hvt.models  # noqa: F401  (registers DualViT and DualViTClsHead)
     from hvt.registry import MODELS
     backbone = MODELS.build(dict(type='DualViT', arch=arch, mode=mode))
@@ -143,11 +147,16 @@ def main(argv=None):
     parser.add_argument('--prefix', default=None,
                         help='key prefix of the backbone (default: "backbone." in cls mode, '
                         'none in dense mode)')
+    parser.add_argument('--trust-pickle', action='store_true', help=TRUST_PICKLE_HELP)
     parser.add_argument('--no-verify', action='store_true',
                         help='do not load the result strictly into the HVT model')
     args = parser.parse_args(argv)
 
-    ckpt = torch.load(args.src, map_location='cpu', weights_only=False)
+    try:
+        ckpt = load_checkpoint_file(args.src, trust_pickle=args.trust_pickle)
+    except RuntimeError as e:  # a legacy pickle, and --trust-pickle not given
+        print(e)
+        return 2
     converted, report = convert(ckpt, args.mode, args.prefix)
     for k in report['unmatched']:
         print(f'unmatched (not converted): {k}')
@@ -164,8 +173,9 @@ def main(argv=None):
             print(f'unexpected in checkpoint: {k}')
         ok = ok and not missing and not unexpected
         print(f'arch {arch}, head {head}: strict load {"OK" if ok else "FAILED"}')
-    torch.save({'state_dict': converted, 'meta': {'converted_from': osp.basename(args.src),
-                                                  'mode': args.mode}}, args.dst)
+    save_checkpoint_file({'state_dict': converted,
+                          'meta': {'converted_from': osp.basename(args.src), 'mode': args.mode}},
+                         args.dst)
     print(f'saved {len(converted)} tensors to {args.dst}')
     return 0 if ok else 1
 

@@ -29,7 +29,10 @@ import re
 import sys
 from collections import OrderedDict
 
-import torch
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from hvt.engine.checkpoint_io import (TRUST_PICKLE_HELP, load_checkpoint_file,  # noqa: E402
+                                      save_checkpoint_file)
 
 PYRAMID = ('align_dim_16tofpn.', 'align_dim_16to8.', 'align_dim_8to4.', 'split_16to8.',
            'split_8to4.', 'block_16to8.', 'block_8to4.', 'fpn_modules.')
@@ -115,29 +118,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src')
     parser.add_argument('dst')
-    parser.add_argument('--trust-pickle', action='store_true',
-                        help='load with weights_only=False (official checkpoints that pickle '
-                        'e.g. an argparse.Namespace); only for files you trust')
+    parser.add_argument('--trust-pickle', action='store_true', help=TRUST_PICKLE_HELP)
     args = parser.parse_args(argv)
-    try:  # lets weights-only loads read mmengine checkpoints (message-hub meta)
-        sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-        from hvt.engine.safe_globals import register_safe_globals
-        register_safe_globals()
-    except Exception:  # noqa: BLE001  (converter also works without hvt importable)
-        pass
     try:
-        ckpt = torch.load(args.src, map_location='cpu', weights_only=not args.trust_pickle)
-    except Exception as e:  # noqa: BLE001  (UnpicklingError, or a weights-only refusal)
-        if args.trust_pickle:
-            raise
-        print(f'{args.src} holds objects that a weights-only load refuses ({e}). If you trust '
-              'the file, rerun with --trust-pickle.')
+        ckpt = load_checkpoint_file(args.src, trust_pickle=args.trust_pickle)
+    except RuntimeError as e:  # a legacy pickle, and --trust-pickle not given
+        print(e)
         return 2
     sd, layout = convert(ckpt)
     leftover = [k for k in sd if k.startswith('unconverted.')]
     if leftover:
         print(f'warning: {len(leftover)} keys kept under "unconverted.": {leftover[:10]}')
-    torch.save(dict(state_dict=sd, meta=dict(source_layout=layout)), args.dst)
+    save_checkpoint_file(dict(state_dict=sd, meta=dict(source_layout=layout)), args.dst)
     print(f'{layout}: wrote {len(sd)} tensors to {args.dst}')
     return 0
 

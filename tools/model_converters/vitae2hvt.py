@@ -37,6 +37,8 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from hvt.engine.checkpoint_io import (TRUST_PICKLE_HELP, load_checkpoint_file,  # noqa: E402
+                                      save_checkpoint_file)
 from hvt.models.backbones.vitae import (add_relative_position_index,  # noqa: E402
                                         convert_official_vitae, select_state_dict)
 
@@ -130,20 +132,15 @@ def main(argv=None):
     parser.add_argument('--to-official', action='store_true',
                         help='convert an HVT checkpoint back to the official layout (re-creates '
                         'relative_position_index for the window stages)')
-    parser.add_argument('--trust-pickle', action='store_true',
-                        help='load with weights_only=False (official checkpoints that pickle '
-                        'e.g. an argparse.Namespace); only for files you trust')
+    parser.add_argument('--trust-pickle', action='store_true', help=TRUST_PICKLE_HELP)
     parser.add_argument('--arch', choices=sorted(ARCHS), default=None,
                         help='verify by loading strictly into this HVT model')
     args = parser.parse_args(argv)
 
     try:
-        ckpt = torch.load(args.src, map_location='cpu', weights_only=not args.trust_pickle)
-    except Exception as e:  # noqa: BLE001  (UnpicklingError, or a weights-only refusal)
-        if args.trust_pickle:
-            raise
-        print(f'{args.src} holds objects that a weights-only load refuses ({e}). If you trust '
-              'the file, rerun with --trust-pickle.')
+        ckpt = load_checkpoint_file(args.src, trust_pickle=args.trust_pickle)
+    except RuntimeError as e:  # a legacy pickle, and --trust-pickle not given
+        print(e)
         return 2
     state, unmatched = convert(ckpt, args.mode, not args.no_ema, args.prefix, args.pad_pcm,
                                args.to_official)
@@ -155,7 +152,7 @@ def main(argv=None):
         print(f'strict load into {args.arch}: {"OK" if ok else "FAILED"}')
     out = state if args.to_official else dict(state_dict=state,
                                               meta=dict(converted_from=osp.basename(args.src)))
-    torch.save(out, args.dst)
+    save_checkpoint_file(out, args.dst)
     print(f'saved {len(state)} tensors to {args.dst}')
     return 0 if ok else 1
 
