@@ -10,7 +10,6 @@ by LEWin blocks. A LEWin block is Swin's W-MSA / SW-MSA block preceded by a dept
 ``conv_proj=False`` drops the depthwise conv, which turns the same class into a plain Swin
 Transformer (:class:`CESwin` has those defaults and the Swin / CE-Swin archs of Table 7).
 """
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +24,7 @@ from ..layers.conv_embed import PatchEmbed, PatchMerging, build_embeddings
 from ..layers.drop import DropPath, drop_path_rates
 from ..layers.mlp import Mlp
 from ..layers.window import RelativePositionBias, window_partition, window_reverse
+from ..layers.weight_init import init_vit_weights, set_batchnorm_eval
 
 CONV_PROJ_MODES = ('replace', 'residual', 'attn_only')
 
@@ -180,14 +180,8 @@ class CETStage(nn.Module):
 
 def init_conv_vit_weights(m):
     """trunc-normal(0.02) Linear, LN/BN (1, 0), Kaiming fan-out convs [spec A8]."""
-    if isinstance(m, nn.Linear):
-        nn.init.trunc_normal_(m.weight, std=.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, (nn.LayerNorm, _BatchNorm, nn.GroupNorm)):
-        if m.weight is not None:
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    if isinstance(m, (nn.Linear, nn.LayerNorm, _BatchNorm, nn.GroupNorm)):
+        init_vit_weights(m)
     elif isinstance(m, nn.Conv2d):
         nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
         if m.bias is not None:
@@ -223,9 +217,7 @@ class HierarchicalBackboneMixin:
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
+            set_batchnorm_eval(self)
         return self
 
     def init_weights(self):

@@ -26,11 +26,11 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from hvt.registry import MODELS
 from ..layers.attention import attention
 from ..layers.drop import drop_path_rates
+from ..layers.weight_init import set_batchnorm_eval
 from ..layers.dualvit_blocks import (ClassBlock, DownSamples, DualBlock, MergeBlock, SemanticEmbed,
                                      Stem, dualvit_init_weights)
 
@@ -226,9 +226,7 @@ class DualViT(BaseModule):
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
+            set_batchnorm_eval(self)
         return self
 
     # ------------------------------------------------------------------ forward pieces

@@ -41,6 +41,7 @@ from hvt.models.layers.fast_itpn_blocks import (ConvMlpBlock, ConvPatchEmbed, Co
                                                 FastiTPNBlock)
 from hvt.models.layers.window import (pad_to_multiple, relative_position_index, window_partition,
                                       window_reverse)
+from hvt.models.layers.weight_init import init_vit_weights
 from hvt.models.necks.itpn_pyramid import iTPNPyramid
 from hvt.registry import MODELS
 
@@ -51,16 +52,6 @@ _ARCHS = {
     'large': dict(embed_dims=768, depths=(2, 2, 40), num_heads=12),
 }
 _ALIASES = {'t': 'tiny', 's': 'small', 'b': 'base', 'l': 'large'}
-
-
-def _trunc_normal_init(m):
-    if isinstance(m, nn.Linear):
-        nn.init.trunc_normal_(m.weight, std=.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.LayerNorm):
-        nn.init.ones_(m.weight)
-        nn.init.zeros_(m.bias)
 
 
 def build_migration_schedule(ratio: float, tokens_per_window: int, drop_layers: Sequence[int],
@@ -254,7 +245,7 @@ class FastiTPN(BaseModule):
             nn.init.trunc_normal_(self.mask_token, std=.02)
         if self.gathering_token is not None:
             nn.init.trunc_normal_(self.gathering_token, std=.02)
-        self.apply(_trunc_normal_init)
+        self.apply(init_vit_weights)
         self._freeze_stages()
 
     # ------------------------------------------------------------------------------------------

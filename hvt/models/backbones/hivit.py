@@ -9,7 +9,6 @@ Checkpoint keys follow the official iTPN code: ``patch_embed.{proj,norm}``, the 
 3 and 7 for iTPN-B), ``absolute_pos_embed``, ``blocks.{i}.attn.relative_position_bias_table``,
 ``fc_norm`` (classification, ``out_type='avg_featmap'``).
 """
-import math
 from typing import Optional, Sequence
 
 import torch
@@ -21,6 +20,7 @@ from torch import nn
 from hvt.models.layers import (HiViTBlock, HiViTPatchEmbed, MlpBlock, PatchMerge,
                                drop_path_rates, relative_position_index)
 from hvt.models.necks.itpn_pyramid import tokens_to_map
+from hvt.models.layers.weight_init import init_vit_weights
 from hvt.registry import MODELS
 
 
@@ -188,14 +188,7 @@ class HiViT(BaseModule):
     def init_weights(self):
         if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
             return super().init_weights()
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        self.apply(init_vit_weights)
         if self.absolute_pos_embed is not None:
             with torch.no_grad():
                 if self.ape_init == 'sincos':

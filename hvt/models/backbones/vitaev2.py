@@ -9,16 +9,15 @@ after ``tools/model_converters/vitae2hvt.py`` (or directly through ``init_cfg=di
 type='Pretrained', checkpoint=...)``, which applies the same conversion).
 """
 import copy
-from typing import Sequence
 
 import torch
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from hvt.registry import MODELS
 from ..layers.vitae_cells import NormalCell, ReductionCell, ViTAEBasicLayer
+from ..layers.weight_init import set_batchnorm_eval
 
 _V2_DEFAULTS = dict(
     downsample_ratios=[4, 2, 2, 2],
@@ -100,9 +99,7 @@ class _ViTAEBase(BaseModule):
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
+            set_batchnorm_eval(self)
         return self
 
     def init_weights(self):

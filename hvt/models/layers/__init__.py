@@ -13,10 +13,12 @@ from .mlp import Mlp
 from .vitae_cells import (PCM, PRM, NormalCell, PatchEmbedCell, RCWindowBlock, ReductionCell,
                           TokenAttention, TokenPerformer, TokenTransformer, ViTAEBasicLayer,
                           WindowAttention, window_attention)
+from .weight_init import init_vit_weights, set_batchnorm_eval
 from .window import (RelativePositionBias, pad_to_multiple, relative_position_index,
                      window_partition, window_reverse)
 
 __all__ = [
+    'init_vit_weights', 'set_batchnorm_eval',
     'ConvMlp', 'ConvMlpBlock', 'ConvPatchEmbed', 'ConvPatchMerge', 'FastiTPNBlock',
     'SeparateQKVAttention', 'SwiGLU',
     'PCM', 'PRM', 'NormalCell', 'PatchEmbedCell', 'RCWindowBlock', 'ReductionCell',

@@ -15,6 +15,7 @@ from torch import nn
 from .attention import attention
 from .drop import DropPath
 from .mlp import Mlp
+from .weight_init import init_vit_weights
 
 
 def split_heads(t: torch.Tensor, num_heads: int, parts: int = 1):
@@ -39,13 +40,8 @@ def layer_scale(dim: int, init_value: float) -> nn.Parameter:
 
 def dualvit_init_weights(m: nn.Module) -> None:
     """The official initialisation (spec section 2.0), applied with ``module.apply``."""
-    if isinstance(m, nn.Linear):
-        nn.init.trunc_normal_(m.weight, std=.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.LayerNorm):
-        nn.init.ones_(m.weight)
-        nn.init.zeros_(m.bias)
+    if isinstance(m, (nn.Linear, nn.LayerNorm)):
+        init_vit_weights(m)
     elif isinstance(m, nn.Conv2d):
         fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
         nn.init.normal_(m.weight, 0, math.sqrt(2.0 / fan_out))

@@ -20,6 +20,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from hvt.models.layers.hivit_blocks import MlpBlock, PatchSplit
+from hvt.models.layers.weight_init import init_vit_weights
 from hvt.registry import MODELS
 
 
@@ -69,14 +70,7 @@ class iTPNPyramid(BaseModule):
     def init_weights(self):
         if self.init_cfg is not None:
             return super().init_weights()
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        self.apply(init_vit_weights)
 
     # -- core on channel-last maps ``(M, h, w, C)`` ------------------------------------------
     def forward_channel_last(self, f4, f8, f16):

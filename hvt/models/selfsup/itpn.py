@@ -28,6 +28,7 @@ from torch import nn
 
 from hvt.models.backbones.hivit import random_masking, sincos_pos_embed_2d
 from hvt.models.layers.hivit_blocks import HiViTBlock
+from hvt.models.layers.weight_init import init_vit_weights
 from hvt.models.necks.itpn_pyramid import iTPNPyramid
 from hvt.registry import MODELS
 
@@ -43,14 +44,7 @@ def _fusion_layers(fpn_dim, out_dim, norm_eps):
 
 
 def _init_linear_ln(module):
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    module.apply(init_vit_weights)
 
 
 @MODELS.register_module()
