@@ -134,7 +134,7 @@ def test_killed_while_saving_keeps_previous_checkpoint(tiny_data, tmp_path):
     opts = _opts(tiny_data, work, epochs=2) + ['default_hooks.checkpoint.max_keep_ckpts=1']
     env = dict(PYTHONPATH=f'{tmp_path / "inject"}{os.pathsep}{ROOT}', HVT_KILL_ON='epoch_2.pth')
     out = run_tool('train.py', CONFIG, '--cfg-options', *opts, env=env, check=False)
-    assert 'epoch_1.pth' in out  # it got past the first save
+    assert 'Saving checkpoint at 2 epochs' in out  # killed during the second save
     assert not (work / 'epoch_2.pth').exists()
     assert (work / 'last_checkpoint').read_text().strip() == str(work / 'epoch_1.pth')
     assert _load(work / 'epoch_1.pth')['meta']['epoch'] == 1  # complete, loadable
@@ -142,7 +142,8 @@ def test_killed_while_saving_keeps_previous_checkpoint(tiny_data, tmp_path):
     out = run_tool('train.py', CONFIG, '--resume', '--cfg-options', *opts)
     assert _load(work / 'epoch_2.pth')['meta']['epoch'] == 2
     assert not (work / 'epoch_1.pth').exists()  # max_keep_ckpts=1 still honoured, after the save
-    assert not [p for p in os.listdir(work) if p.endswith('.tmp') and 'epoch_2' in p]
+    assert 'removed the unfinished save .epoch_2.pth.' in out  # the killed save's temp file
+    assert not [p for p in os.listdir(work) if p.endswith('.hvt-partial')]
 
 
 def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ from mmengine.hooks import CheckpointHook
 from hvt.registry import HOOKS
 
 ATOMIC_BACKEND = 'hvt_atomic'
+TMP_SUFFIX = '.hvt-partial'
 
 
 def atomic_write(data: Union[bytes, str], path: str) -> None:
@@ -33,7 +34,7 @@ def atomic_write(data: Union[bytes, str], path: str) -> None:
     os.makedirs(folder, exist_ok=True)
     if isinstance(data, str):
         data = data.encode('utf-8')
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix=TMP_SUFFIX, dir=folder)
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
@@ -81,6 +82,16 @@ class SafeCheckpointHook(CheckpointHook):
             backend_args = dict(backend=ATOMIC_BACKEND)
         super().__init__(*args, backend_args=backend_args, file_client_args=file_client_args,
                          **kwargs)
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        # A job killed mid-save leaves its temporary file behind (never a checkpoint): clear it.
+        if is_main_process() and isinstance(self.file_backend, LocalBackend) \
+                and osp.isdir(self.out_dir):
+            for name in os.listdir(self.out_dir):
+                if name.startswith('.') and name.endswith(TMP_SUFFIX):
+                    os.remove(osp.join(self.out_dir, name))
+                    runner.logger.info(f'removed the unfinished save {name} of an earlier run')
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         ckpt_filename = self.filename_tmpl.format(step)
