@@ -17,3 +17,13 @@ def tiny_data(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp('tiny_data')
     make_all(str(out), seed=0)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _isolate_default_scope():
+    """Tests that call ``init_default_scope`` (mmdet, mmseg, ...) must not leak it into the next."""
+    from mmengine.registry import DefaultScope
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)
