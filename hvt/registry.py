@@ -26,8 +26,8 @@ SCOPE = 'hvt'
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope=SCOPE, locations=['hvt.models'])
 MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, scope=SCOPE)
-DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE, locations=['hvt.datasets'])
-TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE, locations=['hvt.datasets'])
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE)
+TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE)
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE)
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['hvt.engine'])
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, scope=SCOPE, locations=['hvt.engine'])
