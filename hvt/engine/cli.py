@@ -104,11 +104,12 @@ def enable_auto_scale_lr(cfg: Config) -> None:
 
 
 # The visualization hook of each library, and how to make it draw into a folder.
+# interval=1: draw every test image (mmseg's hook would otherwise draw only every 50th batch).
 _SHOW_DIR_KEYS = {
-    'VisualizationHook': dict(enable=True, out_dir='{}'),        # mmpretrain
-    'DetVisualizationHook': dict(draw=True, test_out_dir='{}'),  # mmdet
-    'SegVisualizationHook': dict(draw=True),                     # mmseg: folder via visualizer
-    'PoseVisualizationHook': dict(enable=True, out_dir='{}'),    # mmpose
+    'VisualizationHook': dict(enable=True, out_dir='{}', interval=1),        # mmpretrain
+    'DetVisualizationHook': dict(draw=True, test_out_dir='{}', interval=1),  # mmdet
+    'SegVisualizationHook': dict(draw=True, interval=1),                     # mmseg: via visualizer
+    'PoseVisualizationHook': dict(enable=True, out_dir='{}', interval=1),    # mmpose
 }
 
 
