@@ -102,6 +102,54 @@ def test_dense_forward_shapes_and_normalised_maps():
     assert [o.shape[1] for o in outs] == [128, 448]
 
 
+def test_test_time_tiles():
+    """Spec 2.9 (official segmentation ``forward_test``): in eval mode an input larger than the
+    tile is run whole, then tile by tile (last tile aligned to the image end), each tile's maps
+    pasted over the whole-image maps; below the tile size and in training it is one plain pass."""
+    torch.manual_seed(0)
+    cfg = dict(type='hvt.DualViT', arch='s', mode='dense')
+    plain = PRETRAIN_MODELS.build(cfg)
+    plain.init_weights()
+    tiled = PRETRAIN_MODELS.build(dict(cfg, test_tile_size=64))
+    tiled.load_state_dict(plain.state_dict())
+    plain.eval(), tiled.eval()
+    x = torch.randn(1, 3, 96, 160)
+    with torch.no_grad():
+        outs = tiled(x)
+        whole = plain(x)
+        # reference: every 64x64 window on its own, pasted at its pixel offset / stride
+        # (rows start at 0, 32; columns at 0, 64, 96), later windows over earlier ones
+        ref = [w.clone() for w in whole]
+        for h0 in (0, 32):
+            for w0 in (0, 64, 96):
+                for r, part, s in zip(ref, plain(x[:, :, h0:h0 + 64, w0:w0 + 64]), (4, 8, 16, 32)):
+                    assert part.shape[-2:] == (64 // s, 64 // s)
+                    r[:, :, h0 // s:h0 // s + 64 // s, w0 // s:w0 // s + 64 // s] = part
+    assert [tuple(o.shape) for o in outs] == [tuple(w.shape) for w in whole] == [
+        (1, 64, 24, 40), (1, 128, 12, 20), (1, 320, 6, 10), (1, 448, 3, 5)]
+    for o, r, w in zip(outs, ref, whole):
+        torch.testing.assert_close(o, r, rtol=0, atol=0)
+        assert not torch.allclose(o, w, atol=1e-3)  # the tiles really replaced the whole pass
+
+    with torch.no_grad():  # at most the tile size on both sides: the plain forward
+        small = torch.randn(1, 3, 64, 64)
+        for o, w in zip(tiled(small), plain(small)):
+            torch.testing.assert_close(o, w, rtol=0, atol=0)
+    plain.train(), tiled.train()  # training ignores the tiles (BN in batch mode, no drop path)
+    for o, w in zip(tiled(x), plain(x)):
+        torch.testing.assert_close(o, w, rtol=0, atol=0)
+
+    # the ADE20K UperNet configs switch it on at the official 768 pixels
+    from mmengine.config import Config
+    for v in 'sb':
+        path = osp.join(ROOT, f'configs/dualvit/upernet_dualvit-{v}_8xb2-160k_ade20k-512x512.py')
+        assert Config.fromfile(path).model.backbone.test_tile_size == 768
+    with pytest.raises(ValueError, match='test_tile_size'):
+        PRETRAIN_MODELS.build(dict(cfg, test_tile_size=100))
+    with pytest.raises(ValueError, match='test_tile_size'):
+        PRETRAIN_MODELS.build(dict(cfg, mode='cls', test_tile_size=768))
+
+
 def test_cls_forward_shapes_predict_and_loss():
     torch.manual_seed(0)
     model = PRETRAIN_MODELS.build(classifier_cfg('s', token_label=True, num_classes=10))

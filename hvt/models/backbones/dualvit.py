@@ -27,6 +27,7 @@ import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch import nn
 
+from hvt.engine.pretrained import init_with_pretrained
 from hvt.registry import MODELS
 from ..layers.attention import attention
 from ..layers.drop import drop_path_rates
@@ -67,6 +68,11 @@ class DualViT(BaseModule):
             initialisation; k >= 1 also freezes stages 1..k (embeddings, blocks, stage norms).
         norm_eval (bool): keep the stem BN layers in eval mode during training.
         with_cp (bool): gradient checkpointing of every block.
+        test_tile_size (int, optional): dense mode only, the official segmentation backbone's
+            test-time quirk (spec 2.9; 768 in the ADE20K configs): in eval mode an input larger
+            than this on a side is run whole, then its maps are overwritten by those of
+            ``tile x tile`` windows (see :meth:`forward_tiled`). None (default) turns it off;
+            training always runs one pass.
         init_cfg (dict | list, optional): mmengine init config; default is the official init.
     """
     arch_zoo = {
@@ -102,11 +108,20 @@ class DualViT(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 test_tile_size: Optional[int] = None,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.arch_settings = self._parse_arch(arch)
         if mode not in self.modes:
             raise ValueError(f'DualViT: mode must be one of {self.modes}, got {mode!r}')
+        if test_tile_size is not None:
+            if mode != 'dense':
+                raise ValueError('DualViT: test_tile_size needs mode="dense" (a segmentation '
+                                 f'test-time option), got mode={mode!r}')
+            if not isinstance(test_tile_size, int) or test_tile_size <= 0 or test_tile_size % 32:
+                raise ValueError('DualViT: test_tile_size must be None or a positive multiple of '
+                                 f'32 (the total stride), e.g. 768; got {test_tile_size!r}')
+        self.test_tile_size = test_tile_size
         if mix_token and mode != 'cls':
             raise ValueError('DualViT: mix_token=True needs mode="cls" (token-labeling recipe)')
         self.mode = mode
@@ -197,6 +212,8 @@ class DualViT(BaseModule):
         return dict(arch)
 
     def init_weights(self):
+        if init_with_pretrained(self):  # checked load (hvt.engine.pretrained)
+            return
         if self.init_cfg is not None:
             super().init_weights()
             return
@@ -281,6 +298,49 @@ class DualViT(BaseModule):
         return blk(*args)
 
     def forward(self, x):
+        if self.test_tile_size is None or self.training:
+            return self.forward_single(x)
+        return self.forward_tiled(x, self.test_tile_size)
+
+    def forward_tiled(self, x, tile: int):
+        """The official segmentation ``forward_test`` (spec 2.9), for any tile size.
+
+        Inputs at most ``tile`` on both sides run once. Larger inputs first run whole; then each
+        ``tile x tile`` window (row-major; along each axis the windows start at multiples of
+        ``tile`` and the last one ends at the image end) runs separately and its maps overwrite
+        the whole-image maps: at the sum of the previous windows' map sizes along that axis, or,
+        for the last window, aligned to the map end.
+        """
+        if self.mode != 'dense':
+            raise ValueError(f'DualViT.forward_tiled needs mode="dense", got mode={self.mode!r}')
+        H, W = x.shape[-2:]
+        outs = self.forward_single(x)
+        if H <= tile and W <= tile:
+            return outs
+
+        def spans(size):
+            n = math.ceil(size / tile)
+            return [(i * tile, (i + 1) * tile) if i < n - 1 else (max(0, size - tile), size)
+                    for i in range(n)]
+
+        rows, cols = spans(H), spans(W)
+        outs = [o.clone() for o in outs]
+        row_off = [0] * len(outs)
+        for r, (h0, h1) in enumerate(rows):
+            col_off = [0] * len(outs)
+            for c, (w0, w1) in enumerate(cols):
+                parts = self.forward_single(x[:, :, h0:h1, w0:w1])
+                for j, (full, part) in enumerate(zip(outs, parts)):
+                    ph, pw = part.shape[-2:]
+                    y0 = full.shape[-2] - ph if r == len(rows) - 1 else row_off[j]
+                    x0 = full.shape[-1] - pw if c == len(cols) - 1 else col_off[j]
+                    full[:, :, y0:y0 + ph, x0:x0 + pw] = part
+                    col_off[j] += pw
+            row_off = [off + p.shape[-2] for off, p in zip(row_off, parts)]
+        return tuple(outs)
+
+    def forward_single(self, x):
+        """One pass over the whole input (the training forward)."""
         B = x.shape[0]
         outs = []
         box = None
