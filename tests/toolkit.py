@@ -66,12 +66,12 @@ def _common(work_dir):
 
 
 def cls_smoke_options(data_root, work_dir, img_size=64, iters=None, epochs=1, batch_size=8,
-                      config=None):
-    """Classification on ``<data_root>/imagenet`` at ``img_size``, constant lr, no Mixup/CutMix.
+                      config=None, subdir='imagenet'):
+    """Classification on ``<data_root>/<subdir>`` at ``img_size``, constant lr, no Mixup/CutMix.
 
     ``iters`` (if given) becomes a number of epochs over the tiny train split.
     """
-    root = osp.join(str(data_root), 'imagenet')
+    root = osp.join(str(data_root), subdir)
     if iters is not None:
         with open(osp.join(root, 'meta', 'train.txt')) as f:
             n = sum(1 for line in f if line.strip())
@@ -92,9 +92,9 @@ def cls_smoke_options(data_root, work_dir, img_size=64, iters=None, epochs=1, ba
 
 
 def det_smoke_options(data_root, work_dir, config, epochs=1, batch_size=2, scale='(128,96)',
-                      classes='(circle,square,triangle)'):
-    """Detection / instance segmentation on ``<data_root>/coco`` (3 classes, 128x96 images)."""
-    root = osp.join(str(data_root), 'coco')
+                      classes='(circle,square,triangle)', subdir='coco'):
+    """Detection / instance segmentation on ``<data_root>/<subdir>`` (3 classes, 128x96 images)."""
+    root = osp.join(str(data_root), subdir)
     cfg = Config.fromfile(config_path(config))
     opts = _common(work_dir) + _loader_options(batch_size=batch_size)
     for loader in LOADERS:
@@ -119,9 +119,9 @@ def det_smoke_options(data_root, work_dir, config, epochs=1, batch_size=2, scale
     return opts
 
 
-def seg_smoke_options(data_root, work_dir, config, iters=4, crop=64, batch_size=2):
-    """Semantic segmentation on ``<data_root>/ade`` (ADE20K layout), ``crop`` x ``crop``, BN not SyncBN."""
-    root = osp.join(str(data_root), 'ade')
+def seg_smoke_options(data_root, work_dir, config, iters=4, crop=64, batch_size=2, subdir='ade'):
+    """Semantic segmentation on ``<data_root>/<subdir>`` (ADE20K layout), ``crop`` x ``crop``, BN not SyncBN."""
+    root = osp.join(str(data_root), subdir)
     cfg = Config.fromfile(config_path(config))
     opts = _common(work_dir) + _loader_options(batch_size=batch_size)
     opts += [f'{loader}.dataset.data_root={root}' for loader in LOADERS]
