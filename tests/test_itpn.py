@@ -197,6 +197,126 @@ def test_with_cp_and_drop_path_grads():
 
 
 # ------------------------------------------------------------------------------------------------
+# ViTDet-style decomposed relative position (iTPN-L CLIP detection, spec §2.6 / A8)
+# ------------------------------------------------------------------------------------------------
+def _naive_decomposed_bias(q, rel_h, rel_w, h, w):
+    """Element by element: q_(i,j) . Rh[i - k + h - 1] + q_(i,j) . Rw[j - l + w - 1]."""
+    out = torch.zeros(*q.shape[:-2], h * w, h * w)
+    for i in range(h):
+        for j in range(w):
+            for k in range(h):
+                for l in range(w):
+                    qv = q[..., i * w + j, :]
+                    out[..., i * w + j, k * w + l] = (qv * rel_h[i - k + h - 1]).sum(-1) \
+                        + (qv * rel_w[j - l + w - 1]).sum(-1)
+    return out
+
+
+def _linear_resize(table, n):
+    """align_corners=False linear resampling written out: source x = (j + .5) L / n - .5."""
+    L = table.shape[0]
+    x = ((torch.arange(n, dtype=torch.float64) + .5) * L / n - .5).clamp(0, L - 1)
+    lo = x.floor().long()
+    hi = (lo + 1).clamp(max=L - 1)
+    frac = (x - lo).float()[:, None]
+    return table[lo] * (1 - frac) + table[hi] * frac
+
+
+def test_decomposed_rel_pos_params_and_keys():
+    from hvt.models.layers import HiViTAttention
+    m = HiViT(TINY, img_size=224, rpe='decomposed')  # 14x14 grid, head_dim 32
+    attn_blocks = m.blocks[m.stage_slices[2][0]:]
+    for blk in attn_blocks:
+        assert blk.attn.rel_pos_h.shape == blk.attn.rel_pos_w.shape == (27, 32)
+        assert blk.attn.relative_position_bias_table is None
+        assert 0 < blk.attn.rel_pos_h.std() < 0.05  # trunc-normal(0.02), not zeros
+    keys = [k for k in m.state_dict() if 'rel_pos' in k or 'relative_position' in k]
+    assert keys == [f'blocks.{i}.attn.rel_pos_{a}' for i in (4, 5) for a in 'hw']
+    assert not m.rpe and m.rpe_mode == 'decomposed'
+    plain = HiViT(TINY, img_size=224, rpe=False)
+    assert n_params(m) - n_params(plain) == 2 * 2 * 27 * 32
+    # the official iTPN-L CLIP detectors: 40 blocks of (2 * 14 - 1) x 64 tables
+    for cfg_name in ('mask-rcnn_itpn-l-clip_1x_coco.py', 'mask-rcnn_itpn-l-clip_3x_coco.py',
+                     'cascade-mask-rcnn_itpn-l-clip_3x_coco.py'):
+        from mmengine.config import Config
+        cfg = Config.fromfile(osp.join(ROOT, 'configs/itpn', cfg_name)).model.backbone
+        assert cfg.rpe == 'decomposed', cfg_name
+        cfg.init_cfg = None
+        bb = meta_build(cfg)
+        shapes = {k: tuple(v.shape) for k, v in bb.named_parameters() if 'rel_pos' in k}
+        assert len(shapes) == 80 and set(shapes.values()) == {(27, 64)}, cfg_name
+    with pytest.raises(ValueError, match="rpe must be False, True, 'table' or 'decomposed'"):
+        HiViT(TINY, rpe='vitdet')
+    with pytest.raises(ValueError, match='not both'):
+        HiViTAttention(64, 2, rpe_size=4, rel_pos_size=4)
+
+
+def test_decomposed_rel_pos_interpolated_to_grid():
+    from hvt.models.layers import decomposed_rel_pos_bias, resize_rel_pos
+    torch.manual_seed(0)
+    table = torch.randn(27, 8)
+    assert resize_rel_pos(table, 27) is table
+    for n in (7, 11, 41):
+        torch.testing.assert_close(resize_rel_pos(table, n), _linear_resize(table, n))
+    # a 6 x 4 grid uses the tables resized to 11 and 7 rows
+    rel_h, rel_w = torch.randn(27, 8), torch.randn(27, 8)
+    q = torch.randn(2, 3, 24, 8)
+    bias = decomposed_rel_pos_bias(q, rel_h, rel_w, (6, 4))
+    assert bias.shape == (2, 3, 24, 24)
+    ref = _naive_decomposed_bias(q, _linear_resize(rel_h, 11), _linear_resize(rel_w, 7), 6, 4)
+    torch.testing.assert_close(bias, ref, atol=1e-4, rtol=1e-4)  # float32 sums of 8 products
+    with pytest.raises(ValueError, match='do not form the 5x5 grid'):
+        decomposed_rel_pos_bias(q, rel_h, rel_w, (5, 5))
+
+
+def test_decomposed_attention_zero_params_fused_and_reference(monkeypatch):
+    import importlib
+    from hvt.models.layers import Attention, HiViTAttention
+    attn_mod = importlib.import_module('hvt.models.layers.attention')  # not the function
+    torch.manual_seed(0)
+    dec = HiViTAttention(64, 4, rel_pos_size=14).eval()
+    plain = Attention(64, 4, qkv_bias=True).eval()
+    plain.load_state_dict({k: v for k, v in dec.state_dict().items() if 'rel_pos' not in k})
+    x = torch.randn(2, 5 * 3, 64)
+    with torch.no_grad():
+        for p in (dec.rel_pos_h, dec.rel_pos_w):
+            p.zero_()
+        torch.testing.assert_close(dec(x, hw=(5, 3)), plain(x), atol=1e-6, rtol=1e-6)
+        for p in (dec.rel_pos_h, dec.rel_pos_w):
+            p.normal_(std=1.)
+        fused = dec(x, hw=(5, 3))
+        monkeypatch.setattr(attn_mod, 'USE_FUSED_ATTENTION', False)
+        reference = dec(x, hw=(5, 3))
+        # the official formula, written out: softmax(q k^T * scale + rel_h + rel_w) v, then proj
+        qkv = dec.qkv(x).reshape(2, 15, 3, 4, 16).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        logits = (q * dec.scale) @ k.transpose(-2, -1) + _naive_decomposed_bias(
+            q, _linear_resize(dec.rel_pos_h, 9), _linear_resize(dec.rel_pos_w, 5), 5, 3)
+        official = dec.proj((logits.softmax(-1) @ v).transpose(1, 2).reshape(2, 15, 64))
+    torch.testing.assert_close(fused, reference, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(reference, official, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(fused, plain(x), atol=1e-3)  # the bias is really applied
+    with pytest.raises(ValueError, match='needs the token grid'):
+        dec(x)
+
+
+def test_decomposed_backbone_and_det_wrapper():
+    torch.manual_seed(0)
+    det = iTPNDet(TINY, img_size=64, fpn_dim=32, rpe='decomposed')  # 4x4 grid, 7-row tables
+    det.init_weights()
+    x = torch.randn(1, 3, 64, 96)  # 4 x 6 grid: the w table is resized to 11 rows
+    outs = det(x)
+    assert [tuple(o.shape) for o in outs] == [(1, 32, 16, 24), (1, 32, 8, 12), (1, 32, 4, 6),
+                                              (1, 32, 2, 3), (1, 32, 1, 1)]
+    sum(o.sum() for o in outs).backward()
+    blk = det.blocks[-1]
+    assert blk.attn.rel_pos_h.shape == (7, 32)
+    assert blk.attn.rel_pos_h.grad.abs().sum() > 0 and blk.attn.rel_pos_w.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='ids_keep'):
+        det.forward_tokens(x, ids_keep=torch.arange(12)[None])
+
+
+# ------------------------------------------------------------------------------------------------
 # downstream wrappers
 # ------------------------------------------------------------------------------------------------
 def test_det_and_seg_wrappers_shapes():

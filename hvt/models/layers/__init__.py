@@ -14,8 +14,8 @@ from .vitae_cells import (PCM, PRM, NormalCell, PatchEmbedCell, RCWindowBlock, R
                           TokenAttention, TokenPerformer, TokenTransformer, ViTAEBasicLayer,
                           WindowAttention, window_attention)
 from .weight_init import init_vit_weights, set_batchnorm_eval
-from .window import (RelativePositionBias, pad_to_multiple, relative_position_index,
-                     window_partition, window_reverse)
+from .window import (RelativePositionBias, decomposed_rel_pos_bias, pad_to_multiple,
+                     relative_position_index, resize_rel_pos, window_partition, window_reverse)
 
 __all__ = [
     'init_vit_weights', 'set_batchnorm_eval',
@@ -28,7 +28,8 @@ __all__ = [
     'ConvDownsample', 'ConvEmbedding', 'ConvStem', 'FusedMBConv', 'MBConv', 'PatchEmbed',
     'PatchMerging', 'build_embeddings',
     'Attention', 'attention', 'DropPath', 'drop_path', 'drop_path_rates', 'Mlp',
-    'RelativePositionBias', 'pad_to_multiple', 'relative_position_index', 'window_partition',
+    'RelativePositionBias', 'decomposed_rel_pos_bias', 'resize_rel_pos', 'pad_to_multiple',
+    'relative_position_index', 'window_partition',
     'window_reverse', 'HiViTAttention', 'HiViTBlock', 'HiViTPatchEmbed', 'MlpBlock', 'PatchMerge',
     'PatchSplit'
 ]

@@ -6,10 +6,10 @@ HiViT's per-patch token layout ``(B, N, h, w, C)`` (masked or not) and dense ``(
 import torch
 from torch import nn
 
-from .attention import Attention
+from .attention import Attention, attention
 from .drop import DropPath
 from .mlp import Mlp
-from .window import RelativePositionBias
+from .window import RelativePositionBias, decomposed_rel_pos_bias
 
 
 def _ln(dim, eps=1e-6):
@@ -40,27 +40,52 @@ class MlpBlock(nn.Module):
         return x + self.drop_path(y)
 
 
-class HiViTAttention(Attention):
-    """Shared :class:`Attention` plus HiViT's optional relative position bias table.
+def _pair(size):
+    return (size, size) if isinstance(size, int) else tuple(size)
 
-    The table is stored as ``relative_position_bias_table`` directly on the attention module (the
-    official key ``blocks.{i}.attn.relative_position_bias_table``); the bias is gathered with the
-    shared :class:`RelativePositionBias` logic from an index that the backbone provides (the full
-    ``(N, N)`` index, or a per-sample ``(B, L, L)`` index of the kept tokens under masking).
+
+class HiViTAttention(Attention):
+    """Shared :class:`Attention` plus HiViT's optional relative positions, of two kinds.
+
+    * ``rpe_size``: the relative position bias table, stored as ``relative_position_bias_table``
+      directly on the attention module (the official key
+      ``blocks.{i}.attn.relative_position_bias_table``); the bias is gathered with the shared
+      :class:`RelativePositionBias` logic from an index that the backbone provides (the full
+      ``(N, N)`` index, or a per-sample ``(B, L, L)`` index of the kept tokens under masking).
+    * ``rel_pos_size``: ViTDet's decomposed relative position of the official iTPN-L CLIP detector
+      (spec itpn.md §2.6, A8): ``rel_pos_h`` / ``rel_pos_w`` of shape ``(2 s - 1, head_dim)``,
+      shared by the heads, linearly resized to the actual grid; the forward needs the grid ``hw``.
     """
 
     def __init__(self, dim, num_heads, qkv_bias=True, qk_scale=None, attn_drop=0., proj_drop=0.,
-                 rpe_size=None):
+                 rpe_size=None, rel_pos_size=None):
         super().__init__(dim, num_heads, qkv_bias=qkv_bias, qk_scale=qk_scale,
                          attn_drop=attn_drop, proj_drop=proj_drop)
+        if rpe_size is not None and rel_pos_size is not None:
+            raise ValueError('HiViTAttention: give rpe_size (bias table) or rel_pos_size '
+                             '(decomposed), not both')
         self.rpe_size = rpe_size
         if rpe_size is not None:
-            wh, ww = (rpe_size, rpe_size) if isinstance(rpe_size, int) else rpe_size
+            wh, ww = _pair(rpe_size)
             # official init: zeros (fine-tuning); pre-training overwrites via init_weights anyway
             self.relative_position_bias_table = nn.Parameter(
                 torch.zeros((2 * wh - 1) * (2 * ww - 1), num_heads))
         else:
             self.relative_position_bias_table = None
+        self.rel_pos_size = rel_pos_size
+        if rel_pos_size is not None:
+            sh, sw = _pair(rel_pos_size)
+            self.rel_pos_h = nn.Parameter(torch.zeros(2 * sh - 1, self.head_dim))
+            self.rel_pos_w = nn.Parameter(torch.zeros(2 * sw - 1, self.head_dim))
+            self.init_rel_pos()
+        else:
+            self.rel_pos_h = self.rel_pos_w = None
+
+    def init_rel_pos(self):
+        """trunc-normal(0.02) as in the official detector (no pre-trained weights have them)."""
+        if self.rel_pos_h is not None:
+            nn.init.trunc_normal_(self.rel_pos_h, std=.02)
+            nn.init.trunc_normal_(self.rel_pos_w, std=.02)
 
     def rpe_bias(self, rpe_index, table=None):
         """``(heads, N, N)`` or ``(B, heads, L, L)`` bias for an index of shape ``(N, N)``/``(B, L, L)``."""
@@ -68,11 +93,22 @@ class HiViTAttention(Attention):
                           self.num_heads)
         return RelativePositionBias.forward(view, rpe_index)
 
-    def forward(self, x, rpe_index=None, rpe_table=None):
+    def forward(self, x, rpe_index=None, rpe_table=None, hw=None):
         bias = None
         if rpe_index is not None and self.relative_position_bias_table is not None:
             bias = self.rpe_bias(rpe_index, rpe_table)
-        return super().forward(x, bias)
+        if self.rel_pos_h is None:
+            return super().forward(x, bias)
+        if hw is None:
+            raise ValueError('HiViTAttention with decomposed relative positions needs the token '
+                             'grid hw=(h, w)')
+        B, N, _ = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, hw)
+        x = attention(q, k, v, bias, self.attn_drop if self.training else 0., self.scale)
+        x = x.transpose(1, 2).reshape(B, N, -1)
+        return self.proj_drop(self.proj(x))
 
 
 class _TableView:
@@ -90,11 +126,11 @@ class HiViTBlock(nn.Module):
 
     def __init__(self, dim, num_heads, mlp_ratio=4., qkv_bias=True, qk_scale=None, drop=0.,
                  attn_drop=0., drop_path=0., rpe_size=None, layer_scale_init_value=0.,
-                 norm_eps=1e-6):
+                 norm_eps=1e-6, rel_pos_size=None):
         super().__init__()
         self.norm1 = _ln(dim, norm_eps)
         self.attn = HiViTAttention(dim, num_heads, qkv_bias, qk_scale, attn_drop, drop,
-                                   rpe_size=rpe_size)
+                                   rpe_size=rpe_size, rel_pos_size=rel_pos_size)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = _ln(dim, norm_eps)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
@@ -104,8 +140,8 @@ class HiViTBlock(nn.Module):
         else:
             self.gamma_1 = self.gamma_2 = None
 
-    def forward(self, x, rpe_index=None, rpe_table=None):
-        y = self.attn(self.norm1(x), rpe_index, rpe_table)
+    def forward(self, x, rpe_index=None, rpe_table=None, hw=None):
+        y = self.attn(self.norm1(x), rpe_index, rpe_table, hw)
         if self.gamma_1 is not None:
             y = self.gamma_1 * y
         x = x + self.drop_path(y)

@@ -68,3 +68,46 @@ class RelativePositionBias(nn.Module):
         n = index.shape[-1]
         bias = self.relative_position_bias_table[index.reshape(-1)]
         return bias.view(*index.shape[:-1], n, self.num_heads).movedim(-1, -3).contiguous()
+
+
+def resize_rel_pos(rel_pos: torch.Tensor, length: int) -> torch.Tensor:
+    """Linearly resize a ``(L, d)`` decomposed relative position table to ``(length, d)``."""
+    if rel_pos.shape[0] == length:
+        return rel_pos
+    out = F.interpolate(rel_pos.t().unsqueeze(0), size=length, mode='linear', align_corners=False)
+    return out[0].t()
+
+
+def decomposed_rel_pos_bias(q: torch.Tensor, rel_pos_h: torch.Tensor, rel_pos_w: torch.Tensor,
+                            hw) -> torch.Tensor:
+    """ViTDet's decomposed relative position, as an additive attention bias (self-attention).
+
+    ``bias[(i, j), (k, l)] = q_(i, j) . Rh[i - k] + q_(i, j) . Rw[j - l]``, where ``Rh`` and
+    ``Rw`` are ``rel_pos_h`` / ``rel_pos_w``: ``(2 s - 1, d)`` tables, linearly resized to
+    ``2 h - 1`` and ``2 w - 1`` rows when the grid differs from the one they were made for.
+
+    Args:
+        q: queries ``(..., h * w, d)`` (unscaled), tokens in row-major grid order.
+        rel_pos_h, rel_pos_w: the two tables.
+        hw: the token grid ``(h, w)``.
+
+    Returns:
+        ``(..., h * w, h * w)``, to add to ``q @ k^T * scale`` before the softmax.
+    """
+    h, w = hw
+    *lead, n, d = q.shape
+    if n != h * w:
+        raise ValueError(f'decomposed relative position: {n} tokens do not form the {h}x{w} grid')
+    if rel_pos_h.shape[-1] != d or rel_pos_w.shape[-1] != d:
+        raise ValueError(f'decomposed relative position: tables of width {rel_pos_h.shape[-1]} / '
+                         f'{rel_pos_w.shape[-1]} do not match head_dim {d}')
+
+    def offsets(table, size):  # (size, size, d): row (i, k) holds table[i - k + size - 1]
+        idx = torch.arange(size, device=q.device)
+        return resize_rel_pos(table, 2 * size - 1)[idx[:, None] - idx[None, :] + size - 1]
+
+    rq = q.reshape(*lead, h, w, d)
+    rel_h = torch.einsum('...hwc,hkc->...hwk', rq, offsets(rel_pos_h, h).to(q.dtype))
+    rel_w = torch.einsum('...hwc,wkc->...hwk', rq, offsets(rel_pos_w, w).to(q.dtype))
+    bias = rel_h[..., :, None] + rel_w[..., None, :]
+    return bias.reshape(*lead, n, n)
