@@ -1,6 +1,7 @@
 """HVT's additions to mmengine: crash-safe checkpoints, safe and exact resume, layer decay."""
 from .invalid_loss import CheckInvalidLossHook
 from .layer_decay import LayerDecayOptimWrapperConstructor
+from .pretrained import PretrainedInit, load_pretrained, load_state_dict_checked
 from .rng_state import RNGStateHook
 from .safe_checkpoint import AtomicLocalBackend, SafeCheckpointHook, atomic_write
 from .safe_globals import register_safe_globals
@@ -8,4 +9,5 @@ from .safe_globals import register_safe_globals
 register_safe_globals()
 
 __all__ = ['AtomicLocalBackend', 'SafeCheckpointHook', 'atomic_write', 'register_safe_globals',
-           'LayerDecayOptimWrapperConstructor', 'RNGStateHook', 'CheckInvalidLossHook']
+           'LayerDecayOptimWrapperConstructor', 'RNGStateHook', 'CheckInvalidLossHook',
+           'PretrainedInit', 'load_pretrained', 'load_state_dict_checked']

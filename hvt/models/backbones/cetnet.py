@@ -18,6 +18,7 @@ from mmengine.model import BaseModule
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from hvt.engine.pretrained import init_with_pretrained
 from hvt.registry import MODELS
 from ..layers.attention import Attention, attention
 from ..layers.conv_embed import PatchEmbed, PatchMerging, build_embeddings
@@ -221,6 +222,8 @@ class HierarchicalBackboneMixin:
         return self
 
     def init_weights(self):
+        if init_with_pretrained(self):  # checked load (hvt.engine.pretrained)
+            return
         if self.init_cfg is not None:
             super().init_weights()
             return

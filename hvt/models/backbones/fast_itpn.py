@@ -43,6 +43,8 @@ from hvt.models.layers.window import (pad_to_multiple, relative_position_index, 
                                       window_reverse)
 from hvt.models.layers.weight_init import init_vit_weights
 from hvt.models.necks.itpn_pyramid import iTPNPyramid
+from hvt.engine.pretrained import (DEFAULT_MAX_MISSING_RATIO, init_with_pretrained,
+                                   load_pretrained)
 from hvt.registry import MODELS
 
 _ARCHS = {
@@ -273,34 +275,17 @@ class FastiTPN(BaseModule):
     def init_weights(self):
         # the layers were initialised in __init__ (official scheme); this runs init_cfg and the
         # children's own init_weights (the pyramid of FastiTPNDet). A 'Pretrained' init_cfg is
-        # handled by load_pretrained (official / HVT / mmpretrain layouts, pos_embed resizing).
-        cfg = self.init_cfg
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            self.init_cfg = None
-            super().init_weights()
-            self.init_cfg = cfg
-            self.load_pretrained(cfg['checkpoint'])
-            self._is_init = True
+        # loaded through convert_pretrained_state (official / HVT / mmpretrain layouts,
+        # pos_embed resizing) and checked by hvt.engine.pretrained.
+        if init_with_pretrained(self):
             return
         super().init_weights()
 
-    def load_pretrained(self, checkpoint):
-        """Load a checkpoint (path or state dict) into this model; returns the missing keys.
-
-        Accepts the official layout (top-level ``patch_embed.*``, ``blocks.*``, ``pos_embed``;
-        optionally under ``model``/``module``), and HVT / mmpretrain layouts (``backbone.*``, plus
-        the pyramid as ``neck.*`` for :class:`FastiTPNDet`). ``pos_embed`` is bicubically
-        resized to this model's grid; keys of other shapes (e.g. the head) are skipped.
-        """
-        from mmengine.logging import MMLogger
-        from mmengine.runner.checkpoint import CheckpointLoader
-        if isinstance(checkpoint, str):
-            checkpoint = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-        sd = checkpoint
-        for key in ('state_dict', 'model', 'module'):
-            if isinstance(sd, dict) and isinstance(sd.get(key), dict):
-                sd = sd[key]
-        sd = {(k[7:] if k.startswith('module.') else k): v for k, v in sd.items()}
+    def convert_pretrained_state(self, sd):
+        """The official layout (top-level ``patch_embed.*``, ``blocks.*``, ``pos_embed``) or the
+        HVT / mmpretrain ones (``backbone.*``, plus the pyramid as ``neck.*`` for
+        :class:`FastiTPNDet`) -> this module's names; ``pos_embed`` bicubically resized to this
+        model's grid."""
         if any(k.startswith('backbone.') for k in sd):
             new = {}
             for k, v in sd.items():
@@ -316,13 +301,12 @@ class FastiTPN(BaseModule):
             pe = F.interpolate(v.reshape(1, g, g, -1).permute(0, 3, 1, 2).float(),
                                size=self.pos_grid, mode='bicubic', align_corners=False)
             sd['pos_embed'] = pe.permute(0, 2, 3, 1).reshape(1, -1, v.shape[-1]).to(v.dtype)
-        state = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
-        skipped = sorted(k for k in sd if k not in state)
-        missing, _ = self.load_state_dict(state, strict=False)
-        MMLogger.get_current_instance().info(
-            f'{type(self).__name__}: loaded {len(state)} tensors; missing {len(missing)} '
-            f'{missing[:6]}; skipped {len(skipped)} {skipped[:6]}')
-        return missing
+        return sd
+
+    def load_pretrained(self, checkpoint, max_missing_ratio=DEFAULT_MAX_MISSING_RATIO):
+        """Load a checkpoint (path or state dict) into this model; returns the missing keys.
+        Keys of other shapes (e.g. the head) are skipped and reported."""
+        return load_pretrained(self, checkpoint, max_missing_ratio=max_missing_ratio).not_loaded
 
     def _freeze_stages(self):
         if self.frozen_stages < 0:

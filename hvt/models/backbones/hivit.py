@@ -6,9 +6,8 @@ stage 3 is global-attention ViT blocks on ``(B, N, C)``. Because nothing before 
 
 Checkpoint keys follow the official iTPN code: ``patch_embed.{proj,norm}``, the flat list
 ``blocks.{i}`` (stage-1 blocks, PatchMerge, stage-2 blocks, PatchMerge, stage-3 blocks; merges at
-3 and 7 for iTPN-B), ``absolute_pos_embed``, ``blocks.{i}.attn.relative_position_bias_table``
-(or ``blocks.{i}.attn.rel_pos_h`` / ``rel_pos_w`` with ``rpe='decomposed'``), ``fc_norm``
-(classification, ``out_type='avg_featmap'``).
+3 and 7 for iTPN-B), ``absolute_pos_embed``, ``blocks.{i}.attn.relative_position_bias_table``,
+``fc_norm`` (classification, ``out_type='avg_featmap'``).
 """
 from typing import Optional, Sequence
 
@@ -71,12 +70,8 @@ class HiViT(BaseModule):
         ape: absolute position embedding ``absolute_pos_embed`` (1, N, C) added at the stage-3 input.
         ape_init: ``'trunc_normal'`` (CLIP / fine-tuning) or ``'sincos'`` (pixel pre-training).
         ape_trainable: official code keeps it trainable; mmpretrain freezes the sin-cos one.
-        rpe: stage-3 relative positions. ``True`` / ``'table'``: per-block relative position bias
-            table over the stage-3 grid; under masking the bias of the kept tokens is gathered, at
-            other grid sizes the table is bicubically resized. ``'decomposed'``: ViTDet's
-            decomposed relative position of the official iTPN-L CLIP detector (per-block
-            ``rel_pos_h`` / ``rel_pos_w`` of ``(2 * 14 - 1, head_dim)`` at 224, linearly resized
-            to the actual grid; no masking). ``False`` / ``None``: none.
+        rpe: per-block relative position bias table over the stage-3 grid. Under masking the bias of
+            the kept tokens is gathered; at other grid sizes the table is bicubically resized.
         layer_scale_init_value: gamma_1 / gamma_2 init (0 = no layer scale).
         use_mask_token: add ``mask_token`` (1, 1, C) replacing masked stage-3 input tokens
             (BEiT-style masking of CLIP pre-training).
@@ -146,13 +141,7 @@ class HiViT(BaseModule):
         self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.grid = (self.img_size[0] // patch_size, self.img_size[1] // patch_size)
         self.num_patches = self.grid[0] * self.grid[1]
-        rpe_modes = {False: None, None: None, True: 'table', 'table': 'table',
-                     'decomposed': 'decomposed'}
-        if not isinstance(rpe, (bool, str, type(None))) or rpe not in rpe_modes:
-            raise ValueError("HiViT: rpe must be False, True, 'table' or 'decomposed', "
-                             f'got {rpe!r}')
-        self.rpe_mode = rpe_modes[rpe]
-        self.ape, self.rpe = ape, self.rpe_mode == 'table'
+        self.ape, self.rpe = ape, rpe
         self.ape_init = ape_init
         if ape_init not in ('trunc_normal', 'sincos'):
             raise ValueError(f"HiViT: ape_init must be 'trunc_normal' or 'sincos', got {ape_init!r}")
@@ -168,7 +157,7 @@ class HiViT(BaseModule):
             self.mask_token = nn.Parameter(torch.zeros(1, 1, C))
         else:
             self.mask_token = None
-        if self.rpe:
+        if rpe:
             self.register_buffer('relative_position_index',
                                  relative_position_index(self.grid), persistent=False)
         self.pos_drop = nn.Dropout(drop_rate)
@@ -185,10 +174,8 @@ class HiViT(BaseModule):
                 else:
                     blocks.append(HiViTBlock(dim, self.num_heads, mlp_ratio, qkv_bias, qk_scale,
                                              drop_rate, attn_drop_rate, dpr[s][i],
-                                             self.grid if self.rpe else None,
-                                             layer_scale_init_value, norm_eps,
-                                             rel_pos_size=self.grid if self.rpe_mode ==
-                                             'decomposed' else None))
+                                             self.grid if rpe else None,
+                                             layer_scale_init_value, norm_eps))
             self.stage_slices.append((start, len(blocks)))
             if s < 2:
                 blocks.append(PatchMerge(dim, norm_eps))
@@ -202,8 +189,6 @@ class HiViT(BaseModule):
         if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
             return super().init_weights()
         self.apply(init_vit_weights)
-        for blk in self.blocks[self.stage_slices[2][0]:]:
-            blk.attn.init_rel_pos()
         if self.absolute_pos_embed is not None:
             with torch.no_grad():
                 if self.ape_init == 'sincos':
@@ -318,17 +303,11 @@ class HiViT(BaseModule):
             x = x + pe
         x = self.pos_drop(x)
         rpe_index = self._rpe_index(hp, wp, ids_keep) if self.rpe else None
-        decomposed = self.rpe_mode == 'decomposed'
-        if decomposed and ids_keep is not None:
-            raise ValueError("HiViT: rpe='decomposed' needs the full token grid; it does not "
-                             'support ids_keep (MAE masking)')
         hidden = {}
         start = self.stage_slices[2][0]
         for j, blk in enumerate(self.blocks[start:]):
             if rpe_index is not None:
                 x = self._run(blk, x, rpe_index, self._rpe_table(blk, hp, wp))
-            elif decomposed:
-                x = self._run(blk, x, None, None, (hp, wp))
             else:
                 x = self._run(blk, x)
             if j in return_hidden:

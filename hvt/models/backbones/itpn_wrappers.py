@@ -19,9 +19,10 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 from mmengine.logging import MMLogger
-from mmengine.runner.checkpoint import CheckpointLoader
 
 from hvt.models.necks.itpn_pyramid import iTPNPyramid, tokens_to_map
+from hvt.engine.pretrained import (DEFAULT_MAX_MISSING_RATIO, init_with_pretrained,
+                                   load_pretrained)
 from hvt.registry import MODELS
 
 from .hivit import HiViT
@@ -120,24 +121,15 @@ class _iTPNDownstream(HiViT):
         self.num_outs = num_outs
 
     def init_weights(self):
-        cfg = self.init_cfg
-        if cfg is not None and cfg.get('type') == 'Pretrained':
-            self.init_cfg = None
-            super().init_weights()
-            self.pyramid.init_weights()
-            self.init_cfg = cfg
-            self.load_itpn_checkpoint(cfg['checkpoint'])
-            self._is_init = True
+        if init_with_pretrained(self):  # checked load through convert_pretrained_state
             return
         super().init_weights()
         self.pyramid.init_weights()
 
-    def load_itpn_checkpoint(self, checkpoint):
-        """Load backbone and pyramid weights (path or state dict); returns the missing keys."""
+    def convert_pretrained_state(self, state):
+        """Any iTPN layout -> this module's names (pyramid as ``pyramid.*``), grids resized."""
         logger = MMLogger.get_current_instance()
-        if isinstance(checkpoint, str):
-            checkpoint = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-        bb, pyr = split_itpn_state_dict(checkpoint)
+        bb, pyr = split_itpn_state_dict(state)
         bb = _resize_backbone_state(self, bb)
         depth = checkpoint_fpn_depth(pyr)
         if depth is not None and depth != self.pyramid.fpn_depth:
@@ -147,19 +139,17 @@ class _iTPNDownstream(HiViT):
                     else 'blocks without weights keep their random init.')
             warnings.warn(msg)
             logger.warning(msg)
-        state = OrderedDict(bb)
-        state.update({f'pyramid.{k}': v for k, v in pyr.items()})
-        own = self.state_dict()
-        state = OrderedDict((k, v) for k, v in state.items()
-                            if k in own and own[k].shape == v.shape)
-        missing, unexpected = self.load_state_dict(state, strict=False)
         if not pyr:
             msg = f'{type(self).__name__}: the checkpoint has no pyramid weights'
             warnings.warn(msg)
             logger.warning(msg)
-        logger.info(f'{type(self).__name__}: loaded {len(state)} tensors; missing {len(missing)}'
-                    + (f' ({missing[:8]}...)' if missing else ''))
-        return missing
+        state = OrderedDict(bb)
+        state.update({f'pyramid.{k}': v for k, v in pyr.items()})
+        return state
+
+    def load_itpn_checkpoint(self, checkpoint, max_missing_ratio=DEFAULT_MAX_MISSING_RATIO):
+        """Load backbone and pyramid weights (path or state dict); returns the missing keys."""
+        return load_pretrained(self, checkpoint, max_missing_ratio=max_missing_ratio).not_loaded
 
     def _pyramid_maps(self, x):
         feats, (hp, wp) = self.forward_tokens(x)

@@ -244,7 +244,7 @@ class ViTAE(_ViTAEBase):
 # --------------------------------------------------------------------------------------------
 # Official checkpoint conversion
 # --------------------------------------------------------------------------------------------
-_STATE_KEYS = ('state_dict_ema', 'model_ema', 'model', 'state_dict', 'module')
+_STATE_KEYS = _ViTAEBase.pretrained_state_keys
 
 
 def select_state_dict(ckpt, use_ema=True):
@@ -303,17 +303,3 @@ def add_relative_position_index(state, window_size=7, stages=(0, 1)):
         if m and int(m.group(2)) in stages:
             out[f'{m.group(1)}.relative_position_index'] = relative_position_index(window_size)
     return out
-
-
-def load_converted(module, state, logger=None, strict=False):
-    """Load converted weights into a backbone (``head.*`` dropped), reporting unmatched keys."""
-    state = OrderedDict((k, v) for k, v in state.items() if not k.startswith('head.'))
-    result = module.load_state_dict(state, strict=strict)
-    msg = []
-    if result.missing_keys:
-        msg.append(f'missing keys in the checkpoint: {result.missing_keys}')
-    if result.unexpected_keys:
-        msg.append(f'unexpected keys in the checkpoint: {result.unexpected_keys}')
-    if msg and logger is not None:
-        logger.warning(f'{type(module).__name__}: ' + '; '.join(msg))
-    return result

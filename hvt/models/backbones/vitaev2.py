@@ -15,6 +15,7 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch import nn
 
+from hvt.engine.pretrained import init_with_pretrained
 from hvt.registry import MODELS
 from ..layers.vitae_cells import NormalCell, ReductionCell, ViTAEBasicLayer
 from ..layers.weight_init import set_batchnorm_eval
@@ -103,29 +104,17 @@ class _ViTAEBase(BaseModule):
         return self
 
     def init_weights(self):
-        if (isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'):
-            from mmengine.logging import MMLogger
-            from mmengine.runner.checkpoint import _load_checkpoint
-            from .vitae import convert_official_vitae, load_converted
-            path = self.init_cfg['checkpoint']
-            if self.init_cfg.get('trust_pickle', False):
-                ckpt = torch.load(path, map_location='cpu', weights_only=False)
-            else:
-                try:
-                    ckpt = _load_checkpoint(path, map_location='cpu')
-                except Exception as e:  # noqa: BLE001  (a weights-only refusal)
-                    if 'weights_only' not in str(e) and 'Weights only' not in str(e):
-                        raise
-                    raise RuntimeError(
-                        f'{path} pickles Python objects that a weights-only load refuses. If '
-                        'you trust the file, convert it with tools/model_converters/vitae2hvt.py '
-                        '--trust-pickle, or add trust_pickle=True to the Pretrained init_cfg.'
-                    ) from e
-            state = convert_official_vitae(ckpt, prefix=self.init_cfg.get('prefix'))
-            load_converted(self, state, logger=MMLogger.get_current_instance())
-            self._is_init = True
+        if init_with_pretrained(self):  # checked load (hvt.engine.pretrained)
             return
         super().init_weights()
+
+    # official releases hold EMA weights next to the raw ones: prefer them
+    pretrained_state_keys = ('state_dict_ema', 'model_ema', 'model', 'state_dict', 'module')
+
+    def convert_pretrained_state(self, state):
+        """Official ViTAE / ViTAEv2 key names -> HVT's (see :func:`convert_official_vitae`)."""
+        from .vitae import convert_official_vitae
+        return convert_official_vitae(state)
 
 
 @MODELS.register_module()
