@@ -27,6 +27,7 @@ import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch import nn
 
+from hvt.engine.pretrained import init_with_pretrained
 from hvt.registry import MODELS
 from ..layers.attention import attention
 from ..layers.drop import drop_path_rates
@@ -211,6 +212,8 @@ class DualViT(BaseModule):
         return dict(arch)
 
     def init_weights(self):
+        if init_with_pretrained(self):  # checked load (hvt.engine.pretrained)
+            return
         if self.init_cfg is not None:
             super().init_weights()
             return

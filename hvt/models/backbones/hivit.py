@@ -6,8 +6,9 @@ stage 3 is global-attention ViT blocks on ``(B, N, C)``. Because nothing before 
 
 Checkpoint keys follow the official iTPN code: ``patch_embed.{proj,norm}``, the flat list
 ``blocks.{i}`` (stage-1 blocks, PatchMerge, stage-2 blocks, PatchMerge, stage-3 blocks; merges at
-3 and 7 for iTPN-B), ``absolute_pos_embed``, ``blocks.{i}.attn.relative_position_bias_table``,
-``fc_norm`` (classification, ``out_type='avg_featmap'``).
+3 and 7 for iTPN-B), ``absolute_pos_embed``, ``blocks.{i}.attn.relative_position_bias_table``
+(or ``blocks.{i}.attn.rel_pos_h`` / ``rel_pos_w`` with ``rpe='decomposed'``), ``fc_norm``
+(classification, ``out_type='avg_featmap'``).
 """
 from typing import Optional, Sequence
 
@@ -21,6 +22,7 @@ from hvt.models.layers import (HiViTBlock, HiViTPatchEmbed, MlpBlock, PatchMerge
                                drop_path_rates, relative_position_index)
 from hvt.models.necks.itpn_pyramid import tokens_to_map
 from hvt.models.layers.weight_init import init_vit_weights
+from hvt.engine.pretrained import init_with_pretrained
 from hvt.registry import MODELS
 
 
@@ -70,8 +72,12 @@ class HiViT(BaseModule):
         ape: absolute position embedding ``absolute_pos_embed`` (1, N, C) added at the stage-3 input.
         ape_init: ``'trunc_normal'`` (CLIP / fine-tuning) or ``'sincos'`` (pixel pre-training).
         ape_trainable: official code keeps it trainable; mmpretrain freezes the sin-cos one.
-        rpe: per-block relative position bias table over the stage-3 grid. Under masking the bias of
-            the kept tokens is gathered; at other grid sizes the table is bicubically resized.
+        rpe: stage-3 relative positions. ``True`` / ``'table'``: per-block relative position bias
+            table over the stage-3 grid; under masking the bias of the kept tokens is gathered, at
+            other grid sizes the table is bicubically resized. ``'decomposed'``: ViTDet's
+            decomposed relative position of the official iTPN-L CLIP detector (per-block
+            ``rel_pos_h`` / ``rel_pos_w`` of ``(2 * 14 - 1, head_dim)`` at 224, linearly resized
+            to the actual grid; no masking). ``False`` / ``None``: none.
         layer_scale_init_value: gamma_1 / gamma_2 init (0 = no layer scale).
         use_mask_token: add ``mask_token`` (1, 1, C) replacing masked stage-3 input tokens
             (BEiT-style masking of CLIP pre-training).
@@ -141,7 +147,13 @@ class HiViT(BaseModule):
         self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.grid = (self.img_size[0] // patch_size, self.img_size[1] // patch_size)
         self.num_patches = self.grid[0] * self.grid[1]
-        self.ape, self.rpe = ape, rpe
+        rpe_modes = {False: None, None: None, True: 'table', 'table': 'table',
+                     'decomposed': 'decomposed'}
+        if not isinstance(rpe, (bool, str, type(None))) or rpe not in rpe_modes:
+            raise ValueError("HiViT: rpe must be False, True, 'table' or 'decomposed', "
+                             f'got {rpe!r}')
+        self.rpe_mode = rpe_modes[rpe]
+        self.ape, self.rpe = ape, self.rpe_mode == 'table'
         self.ape_init = ape_init
         if ape_init not in ('trunc_normal', 'sincos'):
             raise ValueError(f"HiViT: ape_init must be 'trunc_normal' or 'sincos', got {ape_init!r}")
@@ -157,7 +169,7 @@ class HiViT(BaseModule):
             self.mask_token = nn.Parameter(torch.zeros(1, 1, C))
         else:
             self.mask_token = None
-        if rpe:
+        if self.rpe:
             self.register_buffer('relative_position_index',
                                  relative_position_index(self.grid), persistent=False)
         self.pos_drop = nn.Dropout(drop_rate)
@@ -174,8 +186,10 @@ class HiViT(BaseModule):
                 else:
                     blocks.append(HiViTBlock(dim, self.num_heads, mlp_ratio, qkv_bias, qk_scale,
                                              drop_rate, attn_drop_rate, dpr[s][i],
-                                             self.grid if rpe else None,
-                                             layer_scale_init_value, norm_eps))
+                                             self.grid if self.rpe else None,
+                                             layer_scale_init_value, norm_eps,
+                                             rel_pos_size=self.grid if self.rpe_mode ==
+                                             'decomposed' else None))
             self.stage_slices.append((start, len(blocks)))
             if s < 2:
                 blocks.append(PatchMerge(dim, norm_eps))
@@ -186,9 +200,11 @@ class HiViT(BaseModule):
 
     # ------------------------------------------------------------------ init / freezing
     def init_weights(self):
-        if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
-            return super().init_weights()
+        if init_with_pretrained(self):  # checked load (hvt.engine.pretrained)
+            return
         self.apply(init_vit_weights)
+        for blk in self.blocks[self.stage_slices[2][0]:]:
+            blk.attn.init_rel_pos()
         if self.absolute_pos_embed is not None:
             with torch.no_grad():
                 if self.ape_init == 'sincos':
@@ -303,11 +319,17 @@ class HiViT(BaseModule):
             x = x + pe
         x = self.pos_drop(x)
         rpe_index = self._rpe_index(hp, wp, ids_keep) if self.rpe else None
+        decomposed = self.rpe_mode == 'decomposed'
+        if decomposed and ids_keep is not None:
+            raise ValueError("HiViT: rpe='decomposed' needs the full token grid; it does not "
+                             'support ids_keep (MAE masking)')
         hidden = {}
         start = self.stage_slices[2][0]
         for j, blk in enumerate(self.blocks[start:]):
             if rpe_index is not None:
                 x = self._run(blk, x, rpe_index, self._rpe_table(blk, hp, wp))
+            elif decomposed:
+                x = self._run(blk, x, None, None, (hp, wp))
             else:
                 x = self._run(blk, x)
             if j in return_hidden:
