@@ -1,10 +1,13 @@
 """Bad input gets a clear error that names the offending key, file or value."""
+import json
+import shutil
+
 import pytest
 import torch
 
 from hvt.engine.checkpoint_io import (check_checkpoint_file, load_checkpoint_file,
                                       save_checkpoint_file)
-from toolkit import cls_smoke_options, run_tool
+from toolkit import cls_smoke_options, det_smoke_options, pose_smoke_options, run_tool
 
 CONFIG = 'configs/demo/vitaev2-demo_shapes.py'
 
@@ -63,3 +66,52 @@ def test_nan_loss_stops_with_iteration_and_terms(tiny_data, tmp_path):
                    check=False)
     assert 'FloatingPointError' in out
     assert 'non-finite loss at iteration' in out and 'loss=' in out
+
+
+# -- annotations that refer to missing images (hvt.engine.data_check, before the Runner) -------
+def _copy(tiny_data, tmp_path, sub):
+    shutil.copytree(tiny_data / sub, tmp_path / sub)
+    return tmp_path / sub
+
+
+def test_list_file_image_missing_names_path_and_line(tiny_data, tmp_path):
+    root = _copy(tiny_data, tmp_path, 'imagenet')
+    lines = (root / 'meta' / 'train.txt').read_text().splitlines()
+    gone = lines[2].rsplit(' ', 1)[0]
+    (root / 'train' / gone).unlink()
+    opts = cls_smoke_options(tmp_path, tmp_path / 'w', img_size=32, config=CONFIG)
+    out = run_tool('train.py', CONFIG, '--cfg-options', *opts, check=False)
+    assert 'FileNotFoundError' in out
+    assert 'train_dataloader.dataset: 1 of' in out and "meta/train.txt' do not exist" in out
+    assert f"{root / 'train' / gone}' (line 3)" in out
+
+
+def test_coco_image_missing_names_image_and_annotation_ids(tiny_data, tmp_path):
+    root = _copy(tiny_data, tmp_path, 'coco')
+    content = json.loads((root / 'annotations' / 'instances_val2017.json').read_text())
+    img = content['images'][1]
+    ann_ids = [a['id'] for a in content['annotations'] if a['image_id'] == img['id']]
+    assert ann_ids
+    (root / 'val2017' / img['file_name']).unlink()
+    config = 'configs/cetnet/mask-rcnn_cetnet-t_fpn_1x_coco.py'
+    opts = det_smoke_options(tmp_path, tmp_path / 'w', config)
+    # tools/test.py checks the checkpoint first: give it a real (empty) one
+    save_checkpoint_file({'state_dict': {}}, str(tmp_path / 'none.pth'))
+    out = run_tool('test.py', config, tmp_path / 'none.pth', '--cfg-options', *opts,
+                   check=False)
+    assert 'test_dataloader.dataset: 1 of' in out and 'instances_val2017.json' in out
+    assert (f"{root / 'val2017' / img['file_name']}' (image id {img['id']}, used by annotation "
+            f'ids {ann_ids})') in out
+
+
+def test_ap10k_image_missing_fails_training_early(tiny_data, tmp_path):
+    root = _copy(tiny_data, tmp_path, 'ap10k')
+    content = json.loads((root / 'annotations' / 'ap10k-train-split1.json').read_text())
+    img = content['images'][0]
+    (root / 'data' / img['file_name']).unlink()
+    config = 'configs/vitaev2/td-hm_vitaev2-48m_8xb64-210e_ap10k-256x256.py'
+    opts = pose_smoke_options(tmp_path, tmp_path / 'w', config)
+    out = run_tool('train.py', config, '--cfg-options', *opts, check=False)
+    assert 'train_dataloader.dataset: 1 of' in out and 'ap10k-train-split1.json' in out
+    assert f"(image id {img['id']}, used by annotation ids [" in out
+    assert 'check_image_files=False' in out  # the message says how to skip the check

@@ -9,6 +9,8 @@ import os.path as osp
 import torch
 from mmengine.config import Config, DictAction
 
+from .data_check import check_dataset_images
+
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
 
@@ -140,7 +142,8 @@ def _datasets(cfg_dataset, key):
 
 def check_data_paths(cfg: Config, loaders=('train_dataloader', 'val_dataloader',
                                            'test_dataloader')) -> None:
-    """Fail before building anything if a dataset root or annotation file does not exist.
+    """Fail before building anything if a dataset root or annotation file does not exist, or
+    an annotation refers to a missing image (:mod:`hvt.engine.data_check`).
 
     The error names the config key and the path, e.g. ``train_dataloader.dataset.data_root:
     'data/coco/' does not exist``, and says how to point it elsewhere.
@@ -160,3 +163,5 @@ def check_data_paths(cfg: Config, loaders=('train_dataloader', 'val_dataloader',
                 if not osp.isfile(path):
                     raise FileNotFoundError(
                         f'{key}.ann_file: annotation file {path!r} does not exist')
+            if cfg.get('check_image_files', True):
+                check_dataset_images(key, ds)
