@@ -115,3 +115,21 @@ def test_ap10k_image_missing_fails_training_early(tiny_data, tmp_path):
     assert 'train_dataloader.dataset: 1 of' in out and 'ap10k-train-split1.json' in out
     assert f"(image id {img['id']}, used by annotation ids [" in out
     assert 'check_image_files=False' in out  # the message says how to skip the check
+
+
+def test_segmentation_image_without_label_map_is_named(tiny_data, tmp_path):
+    from mmengine.config import Config
+    from hvt.engine.cli import check_data_paths
+    root = _copy(tiny_data, tmp_path, 'ade')
+    config = 'configs/cetnet/upernet_cetnet-t_8xb2-160k_ade20k-512x512.py'
+    cfg = Config.fromfile(config)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = str(root)
+    check_data_paths(cfg)  # complete data: no error
+    masks = sorted((root / 'annotations' / 'validation').iterdir())
+    masks[0].unlink()
+    with pytest.raises(FileNotFoundError) as err:
+        check_data_paths(cfg)
+    msg = str(err.value)
+    assert msg.startswith('val_dataloader.dataset: 1 of') and f"label map '{masks[0]}'" in msg
+    assert f"{root / 'images' / 'validation' / masks[0].stem}.jpg'" in msg

@@ -84,12 +84,30 @@ def check_list_file(key: str, ann: str, img_dir: str, suffix: str = '') -> None:
         _fail(key, ann, missing, total, lambda m: f'{m[0]!r} (line {m[1]})')
 
 
+def seg_suffixes(ds: dict):
+    """``(img_suffix, seg_map_suffix)`` of an mmseg dataset config: the config's values, else the
+    dataset class's defaults (``None`` for a suffix that cannot be determined)."""
+    out = {'img_suffix': ds.get('img_suffix'), 'seg_map_suffix': ds.get('seg_map_suffix')}
+    if None in out.values():
+        try:
+            import inspect
+            from mmseg.registry import DATASETS
+            params = inspect.signature(DATASETS.get(ds['type']).__init__).parameters
+        except Exception:  # noqa: BLE001  (not an mmseg dataset, or mmseg missing)
+            params = {}
+        for k, v in out.items():
+            if v is None and k in params and isinstance(params[k].default, str):
+                out[k] = params[k].default
+    return out['img_suffix'], out['seg_map_suffix']
+
+
 def check_seg_folder(key: str, ds: dict, prefixes: dict) -> None:
     img_dir, seg_dir = prefixes.get('img_path'), prefixes.get('seg_map_path')
     if not (img_dir and seg_dir) or not osp.isdir(img_dir):
         return
-    img_suffix = ds.get('img_suffix', '.jpg')
-    seg_suffix = ds.get('seg_map_suffix', '.png')
+    img_suffix, seg_suffix = seg_suffixes(ds)
+    if not (img_suffix and seg_suffix):
+        return
     missing, total = [], 0
     for dirpath, _, files in os.walk(img_dir):
         for name in files:
@@ -122,5 +140,7 @@ def check_dataset_images(key: str, ds: dict) -> None:
         if isinstance(content, dict) and all('file_name' in i for i in content.get('images', [])):
             check_coco(key, ann, img_dir, content)
     elif ann.endswith('.txt'):
-        seg = 'seg_map_path' in prefixes  # mmseg split file: basenames without suffix
-        check_list_file(key, ann, img_dir, ds.get('img_suffix', '.jpg') if seg else '')
+        if 'seg_map_path' not in prefixes:
+            check_list_file(key, ann, img_dir)
+        elif seg_suffixes(ds)[0]:  # mmseg split file: basenames without suffix
+            check_list_file(key, ann, img_dir, seg_suffixes(ds)[0])
