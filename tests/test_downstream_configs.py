@@ -6,8 +6,8 @@
    downstream config names its paper row (or says that there is none) in its header.
 2. Parameter counts of the dense models against the numbers in the specs.
 3. The dense backbones accept the non-square, multiple-of-32 inputs of the detection pipelines.
-4. Real runs: for every head type (Mask R-CNN, Cascade Mask R-CNN, RetinaNet, ATSS/GFL-style dense
-   heads are covered by RetinaNet, Sparse R-CNN, DINO, UperNet, SimpleBaseline) one real config
+4. Real runs: for every head type (Mask R-CNN, Cascade Mask R-CNN, RetinaNet, ATSS, GFL,
+   Sparse R-CNN, DINO, UperNet, SimpleBaseline) one real config
    runs ``tools/train.py`` and then ``tools/test.py`` on the tiny data with its smallest backbone
    (``--cfg-options``), and must print the task's metric.
 """
@@ -286,6 +286,8 @@ RUNS = {
                            *[f'model.train_cfg.rcnn.{i}.sampler.num=32' for i in range(3)]],
                           (DET, SEGM)),
     'retinanet': ('configs/dualvit/retinanet_dualvit-s_fpn_1x_coco.py', [], (DET, )),
+    'atss': ('configs/dualvit/atss_dualvit-s_fpn_3x_coco.py', [], (DET, )),
+    'gfl': ('configs/dualvit/gfl_dualvit-s_fpn_3x_coco.py', [], (DET, )),
     'sparse-rcnn': ('configs/dualvit/sparse-rcnn_dualvit-s_fpn_300-proposals_3x_coco.py',
                     ['model.rpn_head.num_proposals=20', 'model.test_cfg.rcnn.max_per_img=20'],
                     (DET, )),
