@@ -14,6 +14,16 @@ few hundred iterations. The files are exactly what the OpenMMLab dataset classes
     <out>/ap10k/     data/*.jpg, annotations/ap10k-{train,val,test}-split1.json
                      (COCO keypoints, 17 AP-10K keypoints + bbox; mmpose ``AP10KDataset``)
 
+On request (``--tasks custom_cls custom_det custom_seg``), "your own data" in the formats of
+configs/custom/ and docs/custom_data.md, with class counts that differ from the benchmarks:
+
+    <out>/custom_cls/  {train,val}/<class>/*.jpg, 5 classes, no annotation file
+                       (mmpretrain ``CustomDataset``: one sub-folder per class)
+    <out>/custom_det/  images/{train,val}/*.jpg, annotations/{train,val}.json (COCO format,
+                       2 classes: ``box``, ``star``; mmdet ``CocoDataset`` + ``metainfo``)
+    <out>/custom_seg/  img_dir/{train,val}/*.jpg, ann_dir/{train,val}/*.png, 4 classes
+                       (0 background, 1 circle, 2 triangle, 3 hexagon; mmseg ``BaseSegDataset``)
+
 Deterministic under ``--seed``; all four take a few seconds.
 
     python tools/misc/make_tiny_datasets.py --out data/tiny
@@ -30,6 +40,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 SHAPES = ('circle', 'square', 'triangle', 'star')
+CUSTOM_CLS_CLASSES = SHAPES + ('pentagon', )
+CUSTOM_DET_CLASSES = {'box': 'square', 'star': 'star'}  # class name: shape drawn
+CUSTOM_SEG_CLASSES = ('background', 'circle', 'triangle', 'hexagon')
 # Class colours are random per instance: the shape, not the colour, carries the label.
 AP10K_KEYPOINTS = ('left_eye', 'right_eye', 'nose', 'neck', 'root_of_tail', 'left_shoulder',
                    'left_elbow', 'left_front_paw', 'right_shoulder', 'right_elbow',
@@ -38,6 +51,7 @@ AP10K_KEYPOINTS = ('left_eye', 'right_eye', 'nose', 'neck', 'root_of_tail', 'lef
 AP10K_SKELETON = [[1, 2], [1, 3], [2, 3], [3, 4], [4, 5], [4, 6], [6, 7], [7, 8], [4, 9], [9, 10],
                   [10, 11], [5, 12], [12, 13], [13, 14], [5, 15], [15, 16], [16, 17]]
 TASKS = ('imagenet', 'coco', 'ade', 'ap10k')
+CUSTOM_TASKS = ('custom_cls', 'custom_det', 'custom_seg')
 
 
 def shape_polygon(kind, cx, cy, r, angle):
@@ -48,10 +62,14 @@ def shape_polygon(kind, cx, cy, r, angle):
         n, radii = 4, [r] * 4
     elif kind == 'triangle':
         n, radii = 3, [r] * 3
+    elif kind in ('pentagon', 'hexagon'):
+        n = 5 if kind == 'pentagon' else 6
+        radii = [r] * n
     elif kind == 'star':
         n, radii = 10, [r if i % 2 == 0 else r * 0.45 for i in range(10)]
     else:
-        raise ValueError(f'unknown shape {kind!r}; expected one of {SHAPES}')
+        raise ValueError(f'unknown shape {kind!r}; expected one of '
+                         f'{SHAPES + ("pentagon", "hexagon")}')
     return [(cx + radii[i] * math.cos(angle + 2 * math.pi * i / n),
              cy + radii[i] * math.sin(angle + 2 * math.pi * i / n)) for i in range(n)]
 
@@ -77,11 +95,13 @@ def save_json(obj, path):
         json.dump(obj, f)
 
 
-def make_imagenet(out, rng, train_per_class, val_per_class, size=64):
-    """ImageNet layout: one folder per class plus ``meta/{split}.txt`` (``<rel path> <label>``)."""
+def make_imagenet(out, rng, train_per_class, val_per_class, size=64, kinds=SHAPES, meta=True,
+                  ext='.JPEG'):
+    """ImageNet layout: one folder per class plus (``meta``) ``meta/{split}.txt``
+    (``<rel path> <label>``)."""
     for split, per_class in (('train', train_per_class), ('val', val_per_class)):
         lines = []
-        for label, kind in enumerate(SHAPES):
+        for label, kind in enumerate(kinds):
             folder = osp.join(out, split, kind)
             os.makedirs(folder, exist_ok=True)
             for i in range(per_class):
@@ -90,9 +110,11 @@ def make_imagenet(out, rng, train_per_class, val_per_class, size=64):
                 cx, cy = rng.uniform(r, size - r, size=2)
                 ImageDraw.Draw(img).polygon(
                     shape_polygon(kind, cx, cy, r, rng.uniform(0, 2 * math.pi)), fill=bright_colour(rng))
-                name = f'{kind}_{split}_{i:04d}.JPEG'
+                name = f'{kind}_{split}_{i:04d}{ext}'
                 img.save(osp.join(folder, name), quality=95)
                 lines.append(f'{kind}/{name} {label}')
+        if not meta:
+            continue
         os.makedirs(osp.join(out, 'meta'), exist_ok=True)
         with open(osp.join(out, 'meta', f'{split}.txt'), 'w') as f:
             f.write('\n'.join(lines) + '\n')
@@ -113,12 +135,20 @@ def random_instances(rng, size, max_instances, kinds):
     return instances
 
 
-def make_coco(out, rng, num_train, num_val, size=(128, 96), kinds=SHAPES[:3]):
-    """COCO instances: boxes ``[x, y, w, h]`` and polygon ``segmentation`` per object."""
-    categories = [dict(id=i + 1, name=k, supercategory='shape') for i, k in enumerate(kinds)]
+def make_coco(out, rng, num_train, num_val, size=(128, 96), kinds=SHAPES[:3], names=None,
+              splits=('train2017', 'val2017'),
+              layout=('{split}', 'annotations/instances_{split}.json')):
+    """COCO instances: boxes ``[x, y, w, h]`` and polygon ``segmentation`` per object.
+
+    ``names``: category names (default: the shape names); ``layout``: (image folder, annotation
+    file) relative to ``out``, formatted with the split name.
+    """
+    categories = [dict(id=i + 1, name=k, supercategory='shape')
+                  for i, k in enumerate(names or kinds)]
     ann_id = 1
-    for split, num in (('train2017', num_train), ('val2017', num_val)):
-        os.makedirs(osp.join(out, split), exist_ok=True)
+    for split, num in zip(splits, (num_train, num_val)):
+        img_dir = osp.join(out, layout[0].format(split=split))
+        os.makedirs(img_dir, exist_ok=True)
         images, annotations = [], []
         for i in range(num):
             img = background(rng, size)
@@ -136,18 +166,23 @@ def make_coco(out, rng, num_train, num_val, size=(128, 96), kinds=SHAPES[:3]):
                     segmentation=[[round(float(v), 2) for p in poly for v in p]]))
                 ann_id += 1
             name = f'{i:012d}.jpg'
-            img.save(osp.join(out, split, name), quality=95)
+            img.save(osp.join(img_dir, name), quality=95)
             images.append(dict(id=image_id, file_name=name, width=size[0], height=size[1]))
         save_json(dict(info=dict(description='HVT tiny COCO'), licenses=[], images=images,
                        annotations=annotations, categories=categories),
-                  osp.join(out, 'annotations', f'instances_{split}.json'))
+                  osp.join(out, layout[1].format(split=split)))
 
 
-def make_ade(out, rng, num_train, num_val, size=(128, 96), kinds=SHAPES[:3]):
-    """ADE20K layout: JPEG images and single-channel PNG masks, 0 = background, k + 1 = shape k."""
-    for split, num in (('training', num_train), ('validation', num_val)):
-        os.makedirs(osp.join(out, 'images', split), exist_ok=True)
-        os.makedirs(osp.join(out, 'annotations', split), exist_ok=True)
+def make_ade(out, rng, num_train, num_val, size=(128, 96), kinds=SHAPES[:3],
+             splits=('training', 'validation'), layout=('images/{split}', 'annotations/{split}')):
+    """ADE20K layout: JPEG images and single-channel PNG masks, 0 = background, k + 1 = shape k.
+
+    ``layout``: (image folder, mask folder) relative to ``out``, formatted with the split name.
+    """
+    for split, num in zip(splits, (num_train, num_val)):
+        img_dir, ann_dir = (osp.join(out, p.format(split=split)) for p in layout)
+        os.makedirs(img_dir, exist_ok=True)
+        os.makedirs(ann_dir, exist_ok=True)
         for i in range(num):
             img = background(rng, size)
             mask = Image.new('L', size, 0)
@@ -156,8 +191,8 @@ def make_ade(out, rng, num_train, num_val, size=(128, 96), kinds=SHAPES[:3]):
                 draw.polygon(poly, fill=bright_colour(rng))
                 mdraw.polygon(poly, fill=k + 1)
             name = f'ADE_{split[:5]}_{i:08d}'
-            img.save(osp.join(out, 'images', split, name + '.jpg'), quality=95)
-            mask.save(osp.join(out, 'annotations', split, name + '.png'))
+            img.save(osp.join(img_dir, name + '.jpg'), quality=95)
+            mask.save(osp.join(ann_dir, name + '.png'))
 
 
 def animal_keypoints(rng, size):
@@ -223,11 +258,11 @@ def make_ap10k(out, rng, num_train, num_val, size=(128, 128)):
 
 def make_all(out, tasks=TASKS, seed=0, train_per_class=24, val_per_class=8, num_train=16, num_val=8):
     """Generate ``tasks`` under ``out``; returns ``{task: folder}``. Each task gets its own RNG."""
-    unknown = set(tasks) - set(TASKS)
+    unknown = set(tasks) - set(TASKS + CUSTOM_TASKS)
     if unknown:
-        raise ValueError(f'unknown task(s) {sorted(unknown)}; choose from {TASKS}')
+        raise ValueError(f'unknown task(s) {sorted(unknown)}; choose from {TASKS + CUSTOM_TASKS}')
     folders = {}
-    for offset, task in enumerate(TASKS):
+    for offset, task in enumerate(TASKS + CUSTOM_TASKS):
         if task not in tasks:
             continue
         rng = np.random.default_rng(seed + 1000 * offset)
@@ -239,8 +274,18 @@ def make_all(out, tasks=TASKS, seed=0, train_per_class=24, val_per_class=8, num_
             make_coco(folder, rng, num_train, num_val)
         elif task == 'ade':
             make_ade(folder, rng, num_train, num_val)
-        else:
+        elif task == 'ap10k':
             make_ap10k(folder, rng, num_train, num_val)
+        elif task == 'custom_cls':
+            make_imagenet(folder, rng, train_per_class, val_per_class, kinds=CUSTOM_CLS_CLASSES,
+                          meta=False, ext='.jpg')
+        elif task == 'custom_det':
+            make_coco(folder, rng, num_train, num_val, kinds=tuple(CUSTOM_DET_CLASSES.values()),
+                      names=tuple(CUSTOM_DET_CLASSES), splits=('train', 'val'),
+                      layout=('images/{split}', 'annotations/{split}.json'))
+        else:
+            make_ade(folder, rng, num_train, num_val, kinds=CUSTOM_SEG_CLASSES[1:],
+                     splits=('train', 'val'), layout=('img_dir/{split}', 'ann_dir/{split}'))
         print(f'[make_tiny_datasets] {task:9s} -> {folder} ({time.time() - t0:.1f}s)', flush=True)
         folders[task] = folder
     return folders
@@ -249,7 +294,8 @@ def make_all(out, tasks=TASKS, seed=0, train_per_class=24, val_per_class=8, num_
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--out', default='data/tiny', help='output root (default: data/tiny)')
-    p.add_argument('--tasks', nargs='+', default=list(TASKS), choices=TASKS)
+    p.add_argument('--tasks', nargs='+', default=list(TASKS), choices=TASKS + CUSTOM_TASKS,
+                   help=f'default: {" ".join(TASKS)}')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--train-per-class', type=int, default=24, help='classification train images per class')
     p.add_argument('--val-per-class', type=int, default=8, help='classification val images per class')

@@ -1,0 +1,37 @@
+# Fine-tune Mask R-CNN ViTAEv2-S on your own COCO-format data (docs/custom_data.md). No paper
+# row: a template. Data: images plus one COCO instances JSON per split, with your own categories:
+#   data/my_coco/images/{train,val}/*.jpg   data/my_coco/annotations/{train,val}.json
+# `classes` must be the JSON's category names (mmdet keeps only these categories, in this order);
+# `palette` gives one colour per class for drawing. Backbone: the official ImageNet-1k ViTAEv2-S
+# converted with tools/model_converters/vitae2hvt.py (prefix='backbone.'); FPN and heads are new
+# (num_classes = len(classes)). Training: single-scale 1333x800 + flip (small datasets do not need
+# the DETR-style crops of the COCO recipe), the 1x COCO schedule and optimizer of the base config.
+_base_ = ['../vitaev2/mask-rcnn_vitaev2-s_fpn_1x_coco.py']
+
+data_root = 'data/my_coco/'
+classes = ('cat', 'dog')
+palette = [(220, 20, 60), (0, 128, 255)]
+metainfo = dict(classes=classes, palette=palette)
+pretrained = 'checkpoints/vitaev2-s_in1k.pth'
+
+model = dict(
+    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    roi_head=dict(bbox_head=dict(num_classes=len(classes)),
+                  mask_head=dict(num_classes=len(classes))))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs'),
+]
+train_dataloader = dict(
+    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/train.json',
+                 data_prefix=dict(img='images/train/'), pipeline=train_pipeline))
+val_dataloader = dict(
+    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/val.json',
+                 data_prefix=dict(img='images/val/')))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/val.json')
+test_evaluator = val_evaluator

@@ -1,0 +1,56 @@
+# Fine-tune UperNet ViTAEv2-S on your own semantic segmentation data (docs/custom_data.md). No
+# paper row: a template. Data: images and single-channel PNG masks with the same file stem, whose
+# pixel values are class indices 0 .. num_classes - 1 (255 = ignore), read by mmseg's
+# BaseSegDataset:
+#   data/my_seg/img_dir/{train,val}/*.jpg   data/my_seg/ann_dir/{train,val}/*.png
+# Label 0 is a real class here (reduce_zero_label=False); set it to True only if 0 means "ignore".
+# Backbone: the official ImageNet-1k ViTAEv2-S converted with tools/model_converters/vitae2hvt.py
+# (prefix='backbone.'); the heads are new (num_classes = len(classes)). Recipe: the base config's
+# AdamW / poly schedule, shortened to 20k iterations, 512x512 crops of a (1024, 512) resize.
+_base_ = ['../vitaev2/upernet_vitaev2-s_8xb2-160k_ade20k-512x512.py']
+
+data_root = 'data/my_seg'
+classes = ('background', 'road', 'building', 'vegetation', 'sky')
+palette = [(0, 0, 0), (128, 64, 128), (70, 70, 70), (107, 142, 35), (70, 130, 180)]
+metainfo = dict(classes=classes, palette=palette)
+pretrained = 'checkpoints/vitaev2-s_in1k.pth'
+crop_size = (512, 512)
+
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    decode_head=dict(num_classes=len(classes)),
+    auxiliary_head=dict(num_classes=len(classes)))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=False),
+    dict(type='RandomResize', scale=(1024, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(1024, 512), keep_ratio=True),
+    dict(type='LoadAnnotations', reduce_zero_label=False),
+    dict(type='PackSegInputs'),
+]
+dataset = dict(type='BaseSegDataset', data_root=data_root, metainfo=metainfo, img_suffix='.jpg',
+               seg_map_suffix='.png', reduce_zero_label=False)
+train_dataloader = dict(
+    dataset=dict(_delete_=True, **dataset, pipeline=train_pipeline,
+                 data_prefix=dict(img_path='img_dir/train', seg_map_path='ann_dir/train')))
+val_dataloader = dict(
+    dataset=dict(_delete_=True, **dataset, pipeline=test_pipeline,
+                 data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val')))
+test_dataloader = val_dataloader
+
+max_iters = 20000
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
+    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=1500, end=max_iters),
+]
+train_cfg = dict(max_iters=max_iters, val_interval=2000)
+default_hooks = dict(checkpoint=dict(interval=2000))

@@ -1,0 +1,58 @@
+# Fine-tune ViTAEv2-S on your own classification data (docs/custom_data.md). No paper row: a
+# template. Data: an image folder with one sub-folder per class, read by mmpretrain's CustomDataset
+# (no annotation file; labels are the sub-folders in sorted order):
+#   data/my_cls/train/<class>/*.jpg      data/my_cls/val/<class>/*.jpg
+# Backbone: the official ImageNet-1k ViTAEv2-S, converted once with
+#   python tools/model_converters/vitae2hvt.py ViTAEv2-S.pth.tar checkpoints/vitaev2-s_in1k.pth
+# (writes backbone.* and head.fc.*; prefix='backbone.' takes only the backbone). The linear head
+# is new, with `num_classes` outputs. Recipe: AdamW lr 1e-4 (batch 32), wd 0.05, 1 warm-up epoch
+# then cosine, 30 epochs, label smoothing 0.1, no Mixup/CutMix/EMA.
+_base_ = ['../vitaev2/vitaev2-s_8xb128_in1k.py']
+
+data_root = 'data/my_cls'
+num_classes = 10  # the number of sub-folders of train/
+pretrained = 'checkpoints/vitaev2-s_in1k.pth'
+img_size = 224
+
+model = dict(
+    backbone=dict(drop_path_rate=0.1,
+                  init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    head=dict(num_classes=num_classes),
+    train_cfg=None)  # no Mixup / CutMix
+data_preprocessor = dict(num_classes=num_classes)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=img_size, backend='pillow', interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=img_size * 8 // 7, edge='short', backend='pillow',
+         interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=img_size),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(
+    batch_size=32,
+    dataset=dict(_delete_=True, type='CustomDataset', data_root=data_root, data_prefix='train',
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=32,
+    dataset=dict(_delete_=True, type='CustomDataset', data_root=data_root, data_prefix='val',
+                 pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(optimizer=dict(lr=1e-4, weight_decay=0.05), clip_grad=None)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-2, by_epoch=True, begin=0, end=1,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=1, end=30),
+]
+train_cfg = dict(by_epoch=True, max_epochs=30, val_interval=1)
+auto_scale_lr = dict(base_batch_size=32)
+custom_hooks = []  # no EMA for a short fine-tune
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=2, save_best='auto'))
