@@ -14,10 +14,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
 
-from mmengine.runner import Runner  # noqa: E402
-
 from hvt.engine import register_safe_globals  # noqa: E402
 from hvt.engine.checkpoint_io import check_checkpoint_file  # noqa: E402
+from hvt.engine.fsdp import runner_class  # noqa: E402
 from hvt.engine.cli import (add_common_args, check_data_paths, enable_amp,  # noqa: E402
                             enable_auto_scale_lr, load_config, setup_runtime)
 
@@ -56,7 +55,7 @@ def main(argv=None):
     if cfg.get('load_from'):
         check_checkpoint_file(cfg.load_from)
     check_data_paths(cfg)
-    runner = Runner.from_cfg(cfg)
+    runner = runner_class(cfg).from_cfg(cfg)  # FlexibleRunner for `strategy` configs (FSDP)
     runner.train()
 
 

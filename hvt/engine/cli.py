@@ -10,6 +10,7 @@ import torch
 from mmengine.config import Config, DictAction
 
 from .data_check import check_dataset_images
+from .fsdp import setup_cpu_fsdp
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -47,6 +48,7 @@ def setup_runtime(cfg: Config, args) -> Config:
     cfg.launcher = args.launcher
     if args.launcher != 'none' and not torch.cuda.is_available():
         setup_cpu_distributed(cfg, args.launcher)
+        setup_cpu_fsdp(cfg)
     return cfg
 
 

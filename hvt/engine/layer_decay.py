@@ -20,6 +20,7 @@ from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.logging import MMLogger
 
 from hvt.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from .fsdp import clean_param_name
 
 DEFAULT_NO_DECAY = ('absolute_pos_embed', 'pos_embed', 'mask_token', 'cls_token',
                     'relative_position_bias_table', 'decoder_pos_embed')
@@ -47,6 +48,7 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         for name, p in module.named_parameters():
             if not p.requires_grad:
                 continue
+            name = clean_param_name(name)  # FSDP-wrapped models insert wrapper segments
             try:
                 layer_id, num_layers = backbone.get_layer_depth(name, bb_prefix, mode=mode)
             except TypeError:  # backbones whose get_layer_depth has no mode argument
