@@ -210,3 +210,14 @@ def test_selfsup_config_has_no_inference():
     path = osp.join(ROOT, 'configs', 'itpn', 'itpn-pixel_hivit-b-p16_64xb64-amp-coslr-400e_in1k.py')
     with pytest.raises(ValueError, match='classification inference needs model.type'):
         init_model(path)
+
+
+def test_pose_show_dir_draws_keypoints(trained, tmp_path):
+    """tools/test.py --show-dir with every keypoint drawn (mmpose's OpenCV backend fails on them
+    under numpy 2; the pose runtime uses the matplotlib backend)."""
+    config, ckpt, _ = trained('pose')
+    show = tmp_path / 'show'
+    run_tool('test.py', config, ckpt, '--show-dir', show, '--cfg-options',
+             'default_hooks.visualization.kpt_thr=0.0', f'work_dir={tmp_path / "test"}')
+    drawn = [p for p in show.rglob('*') if p.suffix in ('.png', '.jpg')]
+    assert drawn, f'--show-dir drew nothing into {show}'

@@ -8,6 +8,8 @@ default_hooks = dict(
     badcase=dict(type='BadCaseAnalysisHook', enable=False, out_dir='badcase',
                  metric_type='loss', badcase_thr=5),
 )
+# backend='matplotlib': mmpose 1.3's OpenCV backend draws keypoints with int(np.array([r])), which
+# numpy >= 2 refuses, so --show-dir failed as soon as a keypoint scored above kpt_thr
 visualizer = dict(type='PoseLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')],
-                  name='visualizer')
+                  name='visualizer', backend='matplotlib')
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True, num_digits=6)
