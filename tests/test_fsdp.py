@@ -38,7 +38,7 @@ def test_fsdp_config_selects_flexible_runner_and_real_blocks(config):
         runner_class(cfg)  # launcher 'none'
     cfg.launcher = 'pytorch'
     assert runner_class(cfg) is FlexibleRunner
-    assert cfg.strategy.type == 'FSDPStrategy' and cfg.strategy.state_dict_cfg == 'full'
+    assert cfg.strategy.type == 'hvt.FSDPStrategy' and cfg.strategy.state_dict_cfg == 'full'
     assert cfg.model.backbone.with_cp is True
     layer_cls = cfg.strategy.model_wrapper.auto_wrap_policy.layer_cls
     init_default_scope(cfg.default_scope)
@@ -138,37 +138,63 @@ test_dataloader = val_dataloader
 """
 
 
-def test_fsdp_two_processes_match_plain_runner(tiny_data, tmp_path):
+def test_fsdp_two_processes_match_plain_runner_and_resume(tiny_data, tmp_path):
+    """1 process x batch 4 with the plain Runner == 2 processes x batch 2 with FSDP (epoch 1, same
+    lr / weight decay per parameter); ``--resume`` of the FSDP run continues to epoch 2."""
     cfg = tmp_path / 'tiny_itpn_fsdp.py'
     cfg.write_text(TINY_FSDP.format(base=os.path.join(
         ROOT, 'configs/itpn/itpn-hivit-l-p16_clip-pre_8xb128-fsdp-coslr-50e_in1k.py')))
 
-    def opts(work, batch):
+    def opts(work, batch, epochs):
         return [o for o in cls_smoke_options(tiny_data, work, img_size=32, batch_size=batch,
-                                             config=str(cfg))
+                                             config=str(cfg), epochs=epochs)
                 if 'pipeline' not in o] + ['train_cfg.val_interval=100']
 
     single = tmp_path / 'single'  # the plain Runner, one process, no FSDP
-    run_tool('train.py', cfg, '--cfg-options', *opts(single, 4), 'runner_type=Runner',
+    run_tool('train.py', cfg, '--cfg-options', *opts(single, 4, 2), 'runner_type=Runner',
              'strategy=None')
     double = tmp_path / 'double'
     env = dict(os.environ, PYTHON=sys.executable, PORT='29541', OMP_NUM_THREADS='1',
                PYTHONPATH=ROOT)
-    proc = subprocess.run(['bash', os.path.join(ROOT, 'tools', 'dist_train.sh'), str(cfg), '2',
-                           '--cfg-options', *opts(double, 2)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-5000:]
-    assert "type='FSDPStrategy'" in out and "runner_type = 'FlexibleRunner'" in out
+
+    def dist_train(*extra, epochs):
+        proc = subprocess.run(['bash', os.path.join(ROOT, 'tools', 'dist_train.sh'), str(cfg),
+                               '2', *extra, '--cfg-options', *opts(double, 2, epochs)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0, out[-5000:]
+        return out
+
+    out = dist_train(epochs=1)
+    assert "type='hvt.FSDPStrategy'" in out and "runner_type = 'FlexibleRunner'" in out
 
     register_safe_globals()
-    a = torch.load(single / 'epoch_1.pth', weights_only=True)
-    b = torch.load(double / 'epoch_1.pth', weights_only=True)
-    assert a['meta']['iter'] == b['meta']['iter'] == 8
-    assert a['state_dict'].keys() == b['state_dict'].keys()  # full, unwrapped names
-    for k, v in a['state_dict'].items():
-        torch.testing.assert_close(b['state_dict'][k], v, rtol=1e-4, atol=5e-5,
-                                   msg=lambda m, k=k: f'{k}: {m}')
+
+    def compare(epoch, rtol, atol):
+        a = torch.load(single / f'epoch_{epoch}.pth', weights_only=True)
+        b = torch.load(double / f'epoch_{epoch}.pth', weights_only=True)
+        assert a['meta']['iter'] == b['meta']['iter'] == 8 * epoch
+        assert a['state_dict'].keys() == b['state_dict'].keys()  # full, unwrapped names
+        for k, v in a['state_dict'].items():
+            torch.testing.assert_close(b['state_dict'][k], v, rtol=rtol, atol=atol,
+                                       msg=lambda m, k=k: f'{k}: {m}')
+        return a, b
+
+    a, b = compare(1, rtol=1e-4, atol=5e-5)
+    # same lr / weight decay per parameter (sharding flattens every parameter to 1-D; the decay
+    # groups must still be there)
+    def groups(ckpt, key):
+        return sorted((n, g['lr'], g['weight_decay']) for g in ckpt['optimizer']['param_groups']
+                      for n in g[key])
+    assert groups(b, 'params') == groups(a, 'param_names')
+    assert {wd for _, _, wd in groups(a, 'param_names')} == {0.0, 0.05}
     # the optimizer really stepped with non-zero gradients (not two untouched initialisations)
     moments = [s['exp_avg'] for s in a['optimizer']['state'].values()]
     assert moments and any(m.abs().sum() > 0 for m in moments)
+
+    # resume (mmengine 0.10.7's FSDPStrategy crashes here on torch >= 2.1). Known limit: the
+    # AdamW moments come back only approximately, so epoch 2 is close, not exact (measured max
+    # difference 8.8e-4 after 8 more steps, lr 2e-4 x layer decay).
+    out = dist_train('--resume', epochs=2)
+    assert 'resumed epoch: 1, iter: 8' in out and 'FSDP resume: the weights are restored' in out
+    compare(2, rtol=0, atol=2e-3)

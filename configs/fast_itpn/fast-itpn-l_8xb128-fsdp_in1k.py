@@ -9,7 +9,7 @@ _base_ = ['./fast-itpn-l_8xb128_in1k.py']
 runner_type = 'FlexibleRunner'
 model = dict(backbone=dict(with_cp=True))
 strategy = dict(
-    type='FSDPStrategy',
+    type='hvt.FSDPStrategy',
     model_wrapper=dict(
         auto_wrap_policy=dict(type='hvt.layer_auto_wrap_policy', layer_cls=['FastiTPNBlock'])),
     state_dict_cfg='full')

@@ -9,7 +9,7 @@ _base_ = ['./itpn-hivit-l-p16_clip-pre_8xb128-coslr-50e_in1k.py']
 runner_type = 'FlexibleRunner'
 model = dict(backbone=dict(with_cp=True))
 strategy = dict(
-    type='FSDPStrategy',
+    type='hvt.FSDPStrategy',
     model_wrapper=dict(
         auto_wrap_policy=dict(type='hvt.layer_auto_wrap_policy', layer_cls=['HiViTBlock'])),
     state_dict_cfg='full')

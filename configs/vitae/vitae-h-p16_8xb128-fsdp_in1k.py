@@ -10,7 +10,7 @@ _base_ = ['./vitae-h-p16_8xb128_in1k.py']
 runner_type = 'FlexibleRunner'
 model = dict(backbone=dict(with_cp=True))
 strategy = dict(
-    type='FSDPStrategy',
+    type='hvt.FSDPStrategy',
     model_wrapper=dict(
         auto_wrap_policy=dict(type='hvt.layer_auto_wrap_policy', layer_cls=['NormalCell'])),
     state_dict_cfg='full')

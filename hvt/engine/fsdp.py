@@ -3,7 +3,7 @@
 A config opts in with ``runner_type = 'FlexibleRunner'`` (or just a ``strategy``), e.g.::
 
     strategy = dict(
-        type='FSDPStrategy',
+        type='hvt.FSDPStrategy',
         model_wrapper=dict(auto_wrap_policy=dict(type='hvt.layer_auto_wrap_policy',
                                                  layer_cls=['NormalCell'])),
         state_dict_cfg='full')
@@ -11,9 +11,13 @@ A config opts in with ``runner_type = 'FlexibleRunner'`` (or just a ``strategy``
 ``tools/train.py`` then builds mmengine's ``FlexibleRunner`` (:func:`runner_class`). Each listed
 block class becomes one FSDP unit: its parameters are gathered just before it runs and freed
 after, so only one block's full weights live on a device at a time. Activation checkpointing
-comes from the backbones' own ``with_cp=True``.
+comes from the backbones' own ``with_cp=True``. ``hvt.FSDPStrategy`` is mmengine's with two
+fixes (see :class:`FSDPStrategy`).
 """
-from hvt.registry import FUNCTIONS
+from mmengine._strategy import FSDPStrategy as _MMEngineFSDPStrategy
+from mmengine.logging import MMLogger
+
+from hvt.registry import FUNCTIONS, STRATEGIES
 
 WRAPPER_PREFIXES = ('_fsdp_wrapped_module.', '_checkpoint_wrapped_module.')
 
@@ -25,6 +29,37 @@ def layer_auto_wrap_policy(module, recurse: bool, nonwrapped_numel: int, layer_c
     if recurse:
         return True
     return type(module).__name__ in set(layer_cls)
+
+
+@STRATEGIES.register_module()
+class FSDPStrategy(_MMEngineFSDPStrategy):
+    """mmengine 0.10.7's FSDPStrategy with two fixes:
+
+    * resume runs: mmengine passes ``FSDP.optim_state_dict_to_load`` its arguments in torch
+      2.0's order (state dict first), which fails on torch >= 2.1 with ``TypeError: unhashable
+      type: 'dict'``; keywords fit both signatures. Known limit: the AdamW moments do not come
+      back exactly (see docs/reliability.md), so a resumed FSDP run continues close to, not
+      bit-identical with, an uninterrupted one;
+    * the model carries ``hvt_param_ndims`` (each parameter's rank before sharding), so
+      layer decay puts weights in the decay groups (after sharding every parameter is 1-D).
+    """
+
+    def _wrap_model(self, model):
+        # FSDP turns every original parameter into a flat (1-D or empty) view of its shard, so
+        # rules such as "no weight decay for 1-D parameters" would see only 1-D tensors. Keep the
+        # real ranks for the optimizer constructors (see LayerDecayOptimWrapperConstructor).
+        # (set on the inner model: optimizer constructors unwrap ``.module``)
+        model.hvt_param_ndims = {n: p.ndim for n, p in model.named_parameters()}
+        return super()._wrap_model(model)
+
+    def load_optim_state_dict(self, state_dict: dict) -> None:
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+        optim_state_dict = FSDP.optim_state_dict_to_load(
+            model=self.model, optim=self.optim_wrapper.optimizer, optim_state_dict=state_dict)
+        self.optim_wrapper.load_state_dict(optim_state_dict)
+        MMLogger.get_current_instance().warning(
+            'FSDP resume: the weights are restored exactly, the optimizer moments only '
+            'approximately (measured on torch 2.14, CPU/gloo; see docs/reliability.md)')
 
 
 def clean_param_name(name: str) -> str:

@@ -45,6 +45,7 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         groups = {}
         logger = MMLogger.get_current_instance()
         num_layers = None
+        ndims = getattr(module, 'hvt_param_ndims', {})  # ranks before FSDP sharding
         for name, p in module.named_parameters():
             if not p.requires_grad:
                 continue
@@ -55,7 +56,8 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 layer_id, num_layers = backbone.get_layer_depth(name, bb_prefix)
             rate = decay ** (13 / num_layers) if rescale else decay
             scale = rate ** (num_layers - layer_id)
-            if p.ndim == 1 or name.split('.')[-1] in no_decay or name.endswith(no_decay):
+            if ndims.get(name, p.ndim) == 1 or name.split('.')[-1] in no_decay or \
+                    name.endswith(no_decay):
                 g, wd = 'no_decay', 0.
             else:
                 g, wd = 'decay', base_wd
