@@ -470,6 +470,7 @@ def test_benchmark_tool_runs(tmp_path):
     for m in res['models']:
         assert m['infer']['img_per_s'] > 0 and m['train']['img_per_s'] > 0
         assert len(m['infer']['times']) == 1
+        assert len(m['infer']['mem_mib']) == 1 and m['train']['peak_mem_mib'] >= 0
     assert res['models'][2]['infer']['speed_ratio'] == 1.0
     # the whole classifier (real loss on random labels), bf16 autocast
     text = run_tool('analysis/benchmark.py', cfg, '--part', 'model', '--input-size', '32',

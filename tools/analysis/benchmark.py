@@ -17,9 +17,10 @@ hits all of them alike; ratios are the figure to read, absolute numbers vary bet
   (a classifier's real loss on random labels; for a backbone the mean square of its outputs);
 * ``--timer cpu`` times the process CPU time instead of the elapsed time (for shared, busy
   machines; with ``--threads 1`` it measures the work, not the scheduler);
-* peak memory of each timed iteration: resident set size on the CPU (sampled every 2 ms, minus the
-  RSS before the iteration), ``torch.cuda.max_memory_allocated`` (minus the allocation before
-  the iteration) on a GPU.
+* peak memory, in one extra untimed iteration per model after the timed ones (so the sampling
+  does not slow the timings): resident set size on the CPU (sampled every 2 ms, minus the RSS
+  before the iteration), ``torch.cuda.max_memory_allocated`` (minus the allocation before the
+  iteration) on a GPU.
 
 ``--part``: ``model`` (the whole classifier, inputs of the data preprocessor's output kind),
 ``backbone`` (``cfg.model.backbone`` alone) or ``auto`` (model for classifiers, else backbone).
@@ -91,11 +92,12 @@ def _rss_bytes():
 
 
 def _libc():
+    # malloc_trim before a memory pass returns freed heap memory to the OS, so the RSS rise during
+    # the pass is what that step allocates. (Fixing M_MMAP_THRESHOLD low instead would make every
+    # large tensor a fresh mmap and distort the timings with page faults.)
     try:
-        libc = ctypes.CDLL('libc.so.6')
-        libc.mallopt(-3, 1 << 16)  # M_MMAP_THRESHOLD fixed at 64 KiB: big frees go back to the OS
-        return libc
-    except (OSError, AttributeError):
+        return ctypes.CDLL('libc.so.6')
+    except OSError:
         return None
 
 
@@ -253,25 +255,26 @@ def measure(entries, kind, x, args):
         order = entries[it % len(entries):] + entries[:it % len(entries)]
         for e in order:
             _sync(args.device)
-            if args.device == 'cuda':
-                torch.cuda.reset_peak_memory_stats()
-                before = torch.cuda.memory_allocated()
-                t0 = time.perf_counter()
-                getattr(e, step)(x)
-                _sync(args.device)
-                dt = time.perf_counter() - t0
-                mem = torch.cuda.max_memory_allocated() - before
-            else:
-                clock = time.process_time if args.timer == 'cpu' else time.perf_counter
-                with PeakRSS() as pr:
-                    t0 = clock()
-                    getattr(e, step)(x)
-                    dt = clock() - t0
-                mem = pr.peak - pr.start
+            clock = time.process_time if args.timer == 'cpu' else time.perf_counter
+            t0 = clock()
+            getattr(e, step)(x)
+            _sync(args.device)
+            dt = clock() - t0
             e.res[kind]['times'].append(dt)
-            e.res[kind]['mem'].append(mem)
-            print(f'[bench] {kind} {it + 1}/{args.iters}: {e.name} {dt:.3f}s '
-                  f'{mem / 2**20:.0f} MiB', file=sys.stderr)
+            print(f'[bench] {kind} {it + 1}/{args.iters}: {e.name} {dt:.3f}s', file=sys.stderr)
+    for e in entries:  # one more, untimed step each for the peak memory
+        if args.device == 'cuda':
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
+            getattr(e, step)(x)
+            _sync(args.device)
+            mem = torch.cuda.max_memory_allocated() - before
+        else:
+            with PeakRSS() as pr:
+                getattr(e, step)(x)
+            mem = pr.peak - pr.start
+        e.res[kind]['mem'].append(mem)
+        print(f'[bench] {kind} memory: {e.name} {mem / 2**20:.0f} MiB', file=sys.stderr)
     for e in entries:
         r = e.res[kind]
         r['median_s'] = statistics.median(r['times'])
