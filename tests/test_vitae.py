@@ -130,7 +130,7 @@ def test_configs_build_the_exact_classifiers():
         'vitae-l-p16': V1_COUNTS['l'][0], 'vitae-h-p16': V1_COUNTS['h'][0]
     }
     files = sorted(glob.glob(osp.join(ROOT, 'configs', 'vitae*', 'vitae*_in1k*.py')))
-    assert len(files) == 14  # 10 variants at 224 + 4 fine-tunes at 384
+    assert len(files) == 15  # 10 variants at 224 + 4 fine-tunes at 384 + ViTAE-H with FSDP
     seen = set()
     for f in files:
         name = osp.basename(f).split('_')[0]
