@@ -2,6 +2,7 @@
 official NCHW formulas, token migration and token gathering behaviour, the detection wrapper,
 the benchmark tool and a tiny fine-tuning run."""
 import json
+import os.path as osp
 
 import pytest
 import torch
@@ -10,6 +11,8 @@ import torch.nn.functional as F
 from hvt.models.backbones.fast_itpn import FastiTPN, FastiTPNDet, build_migration_schedule
 from hvt.models.layers import window_partition
 from hvt.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 TINY = dict(embed_dims=64, depths=(1, 1, 4), num_heads=2)
 
@@ -461,22 +464,36 @@ def test_benchmark_tool_runs(tmp_path):
                     '--batch-size', '2', '--train-batch-size', '2', '--iters', '1', '--warmup',
                     '0', '--threads', '1', '--variant', 'mig',
                     'model.backbone.migration_ratio=0.4', 'model.backbone.window_size=2',
-                    '--baseline', cfg, '--out', out_json, timeout=600)
+                    '--compare', cfg, '--baseline', cfg, '--out', out_json, timeout=600)
     assert 'infer img/s' in text and 'train img/s' in text
     res = json.loads(out_json.read_text())
     names = [m['name'] for m in res['models']]
-    assert names == ['tiny_fast_itpn', 'mig', 'baseline:tiny_fast_itpn']
+    assert names == ['tiny_fast_itpn', 'mig', 'tiny_fast_itpn', 'baseline:tiny_fast_itpn']
     assert res['reference'] == 'baseline:tiny_fast_itpn'
     for m in res['models']:
         assert m['infer']['img_per_s'] > 0 and m['train']['img_per_s'] > 0
         assert len(m['infer']['times']) == 1
         assert len(m['infer']['mem_mib']) == 1 and m['train']['peak_mem_mib'] >= 0
-    assert res['models'][2]['infer']['speed_ratio'] == 1.0
+    assert res['models'][3]['infer']['speed_ratio'] == 1.0
     # the whole classifier (real loss on random labels), bf16 autocast
     text = run_tool('analysis/benchmark.py', cfg, '--part', 'model', '--input-size', '32',
                     '--batch-size', '1', '--train-batch-size', '2', '--iters', '1', '--warmup',
                     '0', '--amp', '--optimizer', 'sgd', timeout=600)
     assert 'tiny_fast_itpn' in text
+
+
+def test_benchmark_resolves_package_configs():
+    """``mmpretrain::REL`` names the config shipped with mmpretrain (the Swin-T reference)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'hvt_benchmark', osp.join(ROOT, 'tools', 'analysis', 'benchmark.py'))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    path = bench.resolve_config_path('mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py')
+    assert osp.isfile(path) and path.endswith('swin-tiny_16xb64_in1k.py')
+    assert bench.resolve_config_path('configs/x.py') == 'configs/x.py'
+    with pytest.raises(FileNotFoundError, match='nope.py'):
+        bench.load_cfg('mmpretrain::nope.py', {})
 
 
 def test_train_tool_fine_tuning_run(tiny_data, tmp_path):

@@ -8,6 +8,13 @@
         --variant mig40 model.backbone.migration_ratio=0.4 model.backbone.window_size=8 \\
         --variant gather model.backbone.attn_mode=gathering model.backbone.window_size=8
 
+    # the issue-9 table: HVT models against mmpretrain's Swin-T, 2 threads, fp32, 224
+    python tools/analysis/benchmark.py configs/vitaev2/vitaev2-s_8xb128_in1k.py \
+        --compare configs/dualvit/dualvit-s_8xb128_in1k.py \
+                  configs/itpn/itpn-hivit-b-p16_pixel-pre_8xb128-coslr-100e_in1k.py \
+                  configs/fast_itpn/fast-itpn-s_8xb128_in1k.py configs/fast_itpn/fast-itpn-b_8xb128_in1k.py \
+        --baseline mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py --threads 2 --out bench.json
+
 What is measured (every model in one process, interleaved round by round so that machine noise
 hits all of them alike; ratios are the figure to read, absolute numbers vary between runs):
 
@@ -24,8 +31,8 @@ hits all of them alike; ratios are the figure to read, absolute numbers vary bet
 
 ``--part``: ``model`` (the whole classifier, inputs of the data preprocessor's output kind),
 ``backbone`` (``cfg.model.backbone`` alone) or ``auto`` (model for classifiers, else backbone).
-``--variant NAME KEY=VAL ...`` adds the same config with more overrides; with no ``--baseline`` the
-variants are compared with the main config. Results go to stdout as a table and, with ``--out``,
+``--variant NAME KEY=VAL ...`` adds the same config with more overrides, ``--compare CONFIG ...``
+adds other configs; with no ``--baseline`` they are all compared with the main config. Results go to stdout as a table and, with ``--out``,
 to JSON. A progress line per timed iteration goes to stderr.
 """
 import argparse
@@ -51,6 +58,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Benchmark throughput and peak memory')
     p.add_argument('config')
     p.add_argument('--baseline', help='config measured in the same run as the reference')
+    p.add_argument('--compare', nargs='+', default=[], metavar='CONFIG',
+                   help='more configs measured in the same run (each against the baseline)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                    help='overrides for CONFIG')
     p.add_argument('--baseline-cfg-options', nargs='+', action=DictAction, default={},
@@ -132,7 +141,18 @@ class PeakRSS:
 
 
 # -- models -------------------------------------------------------------------------------------
+def resolve_config_path(path):
+    """``PACKAGE::REL`` (e.g. ``mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py``) is a config
+    shipped inside an installed OpenMMLab package."""
+    if '::' in path:
+        from mmengine.utils import get_installed_path
+        package, rel = path.split('::', 1)
+        path = osp.join(get_installed_path(package), '.mim', 'configs', rel)
+    return path
+
+
 def load_cfg(path, options):
+    path = resolve_config_path(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path!r}')
     # custom imports one by one: only model registries matter here, so a broken optional
@@ -298,6 +318,8 @@ def main(argv=None):
         cfg = load_cfg(args.config, args.cfg_options)
         cfg.merge_from_dict(opts)
         entries.append(Entry(name, cfg, args))
+    for path in args.compare:
+        entries.append(Entry(osp.splitext(osp.basename(path))[0], load_cfg(path, {}), args))
     ref = None
     if args.baseline:
         ref = Entry('baseline:' + osp.splitext(osp.basename(args.baseline))[0],
