@@ -81,6 +81,8 @@ def parse_args(argv=None):
     p.add_argument('--timer', choices=('wall', 'cpu'), default='wall',
                    help='wall: elapsed time; cpu: CPU time of this process (all threads), which '
                    'stays meaningful when other jobs share the cores (use with --threads 1)')
+    p.add_argument('--default-malloc', action='store_true',
+                   help="keep glibc's default heap settings (see steady_heap)")
     p.add_argument('--no-train', action='store_true', help='skip the train step')
     p.add_argument('--no-infer', action='store_true', help='skip inference')
     p.add_argument('--out', help='write the results as JSON here')
@@ -111,6 +113,26 @@ def _libc():
 
 
 _LIBC = _libc()
+
+# glibc mallopt parameters
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def steady_heap():
+    """Keep freed memory in the heap for reuse, so that every model is timed in its steady state.
+
+    Models are measured interleaved in one process. With glibc's defaults, memory that one model
+    frees at the top of the heap goes back to the OS and the next model page-faults it in again,
+    and tensors above the (dynamic) mmap threshold are fresh mmaps: how much of that a model pays
+    depended on which model ran before it (Fast-iTPN-B's train step took 4.1 s alone and 4.7-5.9 s
+    interleaved). Serving allocations up to 32 MiB (glibc's maximum threshold) from the heap and
+    trimming only above 1 GiB removes that order effect; a training run, which holds one model,
+    sits in this steady state anyway. Returns True if glibc took both settings.
+    """
+    if _LIBC is None or not hasattr(_LIBC, 'mallopt'):
+        return False
+    ok = _LIBC.mallopt(_M_MMAP_THRESHOLD, 32 * 2**20) == 1
+    return _LIBC.mallopt(_M_TRIM_THRESHOLD, 2**30) == 1 and ok
 
 
 class PeakRSS:
@@ -304,6 +326,10 @@ def measure(entries, kind, x, args):
 
 def main(argv=None):
     args = parse_args(argv)
+    heap = 'glibc default'
+    if args.device == 'cpu' and not args.default_malloc and steady_heap():
+        heap = 'steady (mmap threshold 32 MiB, trim threshold 1 GiB)'
+    print(f'[bench] heap: {heap}', file=sys.stderr)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == 'cuda' and not torch.cuda.is_available():
@@ -345,7 +371,7 @@ def main(argv=None):
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
         command=' '.join(sys.argv), torch=torch.__version__, device=args.device, cpu=cpu,
         threads=torch.get_num_threads(), amp=args.amp, channels_last=args.channels_last,
-        compile=args.compile, input_size=[H, W], timer=args.timer,
+        compile=args.compile, input_size=[H, W], timer=args.timer, heap=heap,
         reference=ref.name if ref else None,
         models=[])
     head = f'{"model":28s} {"params":>9s}'
