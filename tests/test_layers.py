@@ -69,3 +69,83 @@ def test_relative_position_bias_is_translation_invariant():
     # token pairs with the same offset share one bias: (0,0)->(0,1) equals (1,1)->(1,2)
     assert torch.equal(bias[:, 0, 1], bias[:, 4, 5])
     assert not torch.equal(bias[:, 0, 1], bias[:, 0, 3])
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Pieces of 4 KiB, so that tiny inputs take the split path."""
+    from hvt.models.layers import chunk
+    monkeypatch.setattr(chunk, 'CHUNK_BYTES', 4096)
+    return chunk
+
+
+def _fwd_bwd(m, x, *args):
+    x = x.clone().requires_grad_()
+    y = m(x, *args)
+    y.backward(torch.arange(y.numel(), dtype=y.dtype).reshape(y.shape).sin())
+    return y.detach(), x.grad, [p.grad.clone() for p in m.parameters()]
+
+
+def _compare_split_with_plain(chunk, m, x, *args):
+    m.zero_grad()
+    split = _fwd_bwd(m, x, *args)
+    m.zero_grad()
+    chunk.CHUNK_BYTES = 0  # the plain one-piece path
+    plain = _fwd_bwd(m, x, *args)
+    torch.testing.assert_close(split[0], plain[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(split[1], plain[1], rtol=1e-5, atol=1e-6)
+    for a, b in zip(split[2], plain[2]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_chunked_splits_only_large_inputs(small_chunks):
+    calls = []
+
+    def fn(t):
+        calls.append(t.shape[0])
+        return t * 2
+
+    x = torch.randn(40, 64)  # 40 rows x 256 B = 10 KiB > 2 x 4 KiB: pieces of 16 rows
+    torch.testing.assert_close(small_chunks.chunked(fn, x, 256), x * 2)
+    assert calls == [16, 16, 8]
+    calls.clear()
+    small_chunks.chunked(fn, x[:32], 256)  # 8 KiB: not more than twice the budget, one piece
+    assert calls == [32]
+    calls.clear()
+    small_chunks.chunked(fn, x, 256, min_items=20)
+    assert calls == [20, 20]
+
+
+def test_chunked_mlps_equal_the_plain_path(small_chunks):
+    """Mlp (per token), Dual-ViT's DWConvMlp (per image, >= 2 images) and Fast-iTPN's ConvMlp
+    give the one-piece outputs and gradients when split."""
+    from hvt.models.layers import ConvMlp, DWConvMlp, Mlp
+    torch.manual_seed(0)
+    _compare_split_with_plain(small_chunks, Mlp(8, 32), torch.randn(2, 50, 8))
+    small_chunks.CHUNK_BYTES = 4096
+    dw = DWConvMlp(8, 16)
+    _compare_split_with_plain(small_chunks, dw, torch.randn(5, 36, 8), (6, 6))
+    small_chunks.CHUNK_BYTES = 4096
+    _compare_split_with_plain(small_chunks, ConvMlp(8, 48), torch.randn(2, 6, 6, 8))  # 72 x 192 B
+
+
+def test_pcm_silu_is_in_place_only_without_autograd():
+    """The PCM's SiLU writes a new tensor under autograd (an in-place one makes autograd copy its
+    input) and works in place at inference; both equal nn.SiLU."""
+    from hvt.models.layers.vitae_cells import _SiLU
+    act = _SiLU()
+    x = torch.randn(2, 3, 4, 4)
+    ref = torch.nn.functional.silu(x)
+    xg = x.clone().requires_grad_()
+    h = xg * 1
+    y = act(h)
+    assert y.data_ptr() != h.data_ptr()  # a new output under autograd
+    torch.testing.assert_close(y, ref)
+    y.sum().backward()
+    sig = torch.sigmoid(x)
+    torch.testing.assert_close(xg.grad, sig * (1 + x * (1 - sig)))
+    with torch.no_grad():
+        z = x.clone()
+        out = act(z)
+    assert out.data_ptr() == z.data_ptr()  # in place
+    torch.testing.assert_close(out, ref)

@@ -72,7 +72,8 @@ class Attention(nn.Module):
     def forward(self, x, attn_bias=None):
         B, N, _ = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        x = attention(qkv[0], qkv[1], qkv[2], attn_bias,
+        q, k, v = qkv.unbind(0)  # one stacked gradient (indexing would zero-fill and add)
+        x = attention(q, k, v, attn_bias,
                       self.attn_drop if self.training else 0., self.scale)
         x = x.transpose(1, 2).reshape(B, N, -1)
         return self.proj_drop(self.proj(x))

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .attention import attention
+from .chunk import chunked
 from .drop import DropPath
 from .mlp import Mlp
 from .weight_init import init_vit_weights
@@ -131,7 +132,9 @@ class DWConvMlp(Mlp):
         self.dwconv = DWConv(hidden_features)
 
     def forward(self, x, hw):
-        return self.fc2(self.act(self.dwconv(self.fc1(x), hw)))
+        # per image: pieces of >= 2 images whose hidden map fits the cache (layers/chunk.py)
+        return chunked(lambda t: self.fc2(self.act(self.dwconv(self.fc1(t), hw))), x,
+                       x.shape[1] * self.fc1.out_features * x.element_size(), min_items=2)
 
 
 class MergeFFN(DWConvMlp):

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import attention
+from .chunk import chunked_tokens
 from .drop import DropPath
 
 
@@ -81,6 +82,10 @@ class ConvMlp(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x):
+        # per pixel: cache-sized pieces of many pixels (layers/chunk.py)
+        return chunked_tokens(self._ffn, x, self.fc1.out_channels)
+
+    def _ffn(self, x):
         x = F.linear(x, self.fc1.weight.flatten(1), self.fc1.bias)
         x = self.act(x)
         if self.ffn_ln is not None:

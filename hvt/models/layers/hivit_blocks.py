@@ -104,7 +104,7 @@ class HiViTAttention(Attention):
                              'grid hw=(h, w)')
         B, N, _ = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
+        q, k, v = qkv.unbind(0)
         bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, hw)
         x = attention(q, k, v, bias, self.attn_drop if self.training else 0., self.scale)
         x = x.transpose(1, 2).reshape(B, N, -1)

@@ -108,6 +108,17 @@ def pcm_strides(downsample_ratio: int):
     return strides
 
 
+class _SiLU(nn.SiLU):
+    """SiLU in place only where autograd does not record it.
+
+    An in-place SiLU under autograd makes autograd clone its input (the backward needs it), which
+    costs more than writing a new output; at inference in place saves the allocation. No
+    parameters, so the PCM index layouts (state-dict keys) are unchanged."""
+
+    def forward(self, x):
+        return F.silu(x, inplace=not (torch.is_grad_enabled() and x.requires_grad))
+
+
 class PCM(nn.Sequential):
     """Parallel Convolutional Module: stacked grouped convolutions, official index layouts.
 
@@ -145,21 +156,21 @@ class PCM(nn.Sequential):
 
         if layout == 'v2':
             mods = [conv(in_channels, hidden_channels, s0), nn.BatchNorm2d(hidden_channels),
-                    nn.SiLU(inplace=True), conv(hidden_channels, mid, s1), nn.BatchNorm2d(mid),
-                    nn.SiLU(inplace=True), conv(mid, out_channels, s2)]
+                    _SiLU(), conv(hidden_channels, mid, s1), nn.BatchNorm2d(mid),
+                    _SiLU(), conv(mid, out_channels, s2)]
         elif layout == 'vanilla_rc':
-            mods = [conv(in_channels, hidden_channels, s0), nn.SiLU(inplace=True),
-                    conv(hidden_channels, mid, s1), nn.BatchNorm2d(mid), nn.SiLU(inplace=True),
-                    conv(mid, out_channels, s2), nn.SiLU(inplace=True)]
+            mods = [conv(in_channels, hidden_channels, s0), _SiLU(),
+                    conv(hidden_channels, mid, s1), nn.BatchNorm2d(mid), _SiLU(),
+                    conv(mid, out_channels, s2), _SiLU()]
         elif layout == 'vanilla':
             mods = [conv(in_channels, hidden_channels, s0), nn.BatchNorm2d(hidden_channels),
-                    nn.SiLU(inplace=True), conv(hidden_channels, mid, s1), nn.BatchNorm2d(mid),
-                    nn.SiLU(inplace=True), conv(mid, out_channels, s2), nn.SiLU(inplace=True)]
+                    _SiLU(), conv(hidden_channels, mid, s1), nn.BatchNorm2d(mid),
+                    _SiLU(), conv(mid, out_channels, s2), _SiLU()]
         else:  # shallow: two convolutions, strides must be 1
             if tuple(strides) != (1, 1, 1):
                 raise ValueError('the shallow PCM layout does not downsample')
             mods = [conv(in_channels, hidden_channels, 1), nn.BatchNorm2d(hidden_channels),
-                    nn.SiLU(inplace=True), conv(hidden_channels, out_channels, 1)]
+                    _SiLU(), conv(hidden_channels, out_channels, 1)]
         super().__init__(*mods)
 
 
@@ -223,7 +234,8 @@ class WindowAttention(nn.Module):
                 raise ValueError(f'relative position bias built for window {self.window_size}, '
                                  f'got {N} tokens per window')
             bias = self.rel_pos_bias().unsqueeze(0)
-        x = attention(qkv[0], qkv[1], qkv[2], bias, self.attn_drop if self.training else 0.,
+        q, k, v = qkv.unbind(0)
+        x = attention(q, k, v, bias, self.attn_drop if self.training else 0.,
                       self.scale)
         x = x.transpose(1, 2).reshape(B, N, self.out_dim)
         return self.proj_drop(self.proj(x))

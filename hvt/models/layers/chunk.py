@@ -1,0 +1,54 @@
+"""Cache-sized pieces for wide per-token and per-image layers, written once.
+
+A feed-forward network at a high-resolution stage writes hidden activations of tens of MiB (the
+Dual-ViT-S stage-1 pixel FFN: 8 x 3136 x 512 floats = 51 MiB at batch 8). Once such a tensor no
+longer fits in the last-level cache, every elementwise pass over it (GELU, the depthwise conv, a
+LayerNorm) runs at memory speed. Measured on the 2-core CPU this project is benchmarked on
+(``docs/benchmark.md``), the Dual-ViT-S stage-1 pixel FFN took 66 ms forward and 161 ms forward +
+backward at batch 8 in one piece, and 22 ms and 88 ms in pieces of two images; a 25,088-token MLP
+128 -> 384 -> 128 took 99 ms forward + backward in one piece and 72 ms in pieces of 8,192 tokens.
+
+:func:`chunked` runs such a layer on pieces along one dimension whose widest intermediate stays
+under :data:`CHUNK_BYTES`, and concatenates the results. It is only used where every output row
+depends on its own input row alone (per-token MLPs, per-image convolutions without batch
+statistics), so the result equals the one-piece result up to float rounding (tested in
+``tests/test_layers.py``). Small inputs take the one-piece path unchanged.
+"""
+from typing import Callable
+
+import torch
+
+# Largest intermediate (bytes) one piece may write. Tensors up to twice this size are not split
+# (two pieces of a tensor that already fits gain nothing). 0 turns splitting off everywhere
+# (the plain reference path, e.g. in a test or a benchmark).
+CHUNK_BYTES = 16 * 2**20
+
+
+def chunked(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, item_bytes: int,
+            dim: int = 0, min_items: int = 1) -> torch.Tensor:
+    """``fn(x)``, computed on pieces of ``x`` along ``dim`` and concatenated along ``dim``.
+
+    Args:
+        fn: a function that treats the entries of ``dim`` independently.
+        x: the input.
+        item_bytes: bytes of the widest intermediate ``fn`` writes per entry of ``dim``.
+        dim: the dimension to split.
+        min_items: the smallest piece (e.g. 2 images: oneDNN's depthwise convolution takes a
+            slow path for a single channels-last image).
+    """
+    n = x.shape[dim]
+    if CHUNK_BYTES <= 0 or n * item_bytes <= 2 * CHUNK_BYTES:
+        return fn(x)
+    per = max(min_items, CHUNK_BYTES // max(item_bytes, 1))
+    if per >= n:
+        return fn(x)
+    return torch.cat([fn(piece) for piece in x.split(per, dim)], dim)
+
+
+def chunked_tokens(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                   hidden: int) -> torch.Tensor:
+    """:func:`chunked` for a per-token layer on ``(..., C)`` whose widest intermediate has
+    ``hidden`` channels: the leading dimensions are flattened into one token dimension."""
+    lead = x.shape[:-1]
+    out = chunked(fn, x.reshape(-1, x.shape[-1]), hidden * x.element_size())
+    return out.reshape(*lead, out.shape[-1])
