@@ -149,3 +149,20 @@ def test_pcm_silu_is_in_place_only_without_autograd():
         out = act(z)
     assert out.data_ptr() == z.data_ptr()  # in place
     torch.testing.assert_close(out, ref)
+
+
+def test_chunked_window_attention_equals_the_plain_path(small_chunks):
+    """ViTAEv2's window attention runs on groups of images; outputs and gradients are the
+    one-piece ones (also with centred padding: a 10x9 map, window 4)."""
+    from hvt.models.layers import WindowAttention, window_attention
+
+    class Wrap(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = WindowAttention(8, 16, num_heads=2, window_size=4)
+
+        def forward(self, x, hw):
+            return window_attention(self.attn, x, hw, 4)
+
+    torch.manual_seed(0)
+    _compare_split_with_plain(small_chunks, Wrap(), torch.randn(5, 90, 8), (10, 9))

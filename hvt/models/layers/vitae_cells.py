@@ -28,6 +28,7 @@ import torch.utils.checkpoint as cp
 from torch import nn
 
 from .attention import Attention, attention
+from .chunk import chunked
 from .drop import DropPath
 from .mlp import Mlp
 from .window import RelativePositionBias, window_partition, window_reverse
@@ -250,11 +251,22 @@ def window_attention(attn: nn.Module, x: torch.Tensor, hw: Tuple[int, int], wind
     mask; the padding is cropped after the window reverse. If ``shrink`` and the map is not
     larger than the window, the window shrinks to ``min(H, W)`` (the official construction-time
     rule, applied here at run time so that any resolution works).
+
+    Images are processed in cache-sized groups (:func:`~hvt.models.layers.chunk.chunked`; the
+    window partition, ``qkv`` and window reverse of a 56x56 map are tens of MiB at batch 16).
     """
     B, N, C = x.shape
     H, W = hw
     if N != H * W:
         raise ValueError(f'token count {N} does not match the map size {H}x{W}')
+    widest = max(C, getattr(getattr(attn, 'qkv', None), 'out_features', C))
+    return chunked(lambda t: _window_attention(attn, t, hw, window_size, shrink), x,
+                   N * widest * x.element_size())
+
+
+def _window_attention(attn, x, hw, window_size, shrink):
+    B, N, C = x.shape
+    H, W = hw
     ws = min(window_size, H, W) if shrink else window_size
     x = x.view(B, H, W, C)
     pad_h, pad_w = (ws - H % ws) % ws, (ws - W % ws) % ws
