@@ -24,6 +24,9 @@ hits all of them alike; ratios are the figure to read, absolute numbers vary bet
   (a classifier's real loss on random labels; for a backbone the mean square of its outputs);
 * ``--timer cpu`` times the process CPU time instead of the elapsed time (for shared, busy
   machines; with ``--threads 1`` it measures the work, not the scheduler);
+* the heap: glibc keeps freed memory for reuse (:func:`steady_heap`), so that a model is not
+  charged for page faults on memory the model before it returned to the OS; ``--default-malloc``
+  keeps glibc's defaults;
 * peak memory, in one extra untimed iteration per model after the timed ones (so the sampling
   does not slow the timings): resident set size on the CPU (sampled every 2 ms, minus the RSS
   before the iteration), ``torch.cuda.max_memory_allocated`` (minus the allocation before the
