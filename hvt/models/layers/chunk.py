@@ -4,9 +4,9 @@ A feed-forward network at a high-resolution stage writes hidden activations of t
 Dual-ViT-S stage-1 pixel FFN: 8 x 3136 x 512 floats = 51 MiB at batch 8). Once such a tensor no
 longer fits in the last-level cache, every elementwise pass over it (GELU, the depthwise conv, a
 LayerNorm) runs at memory speed. Measured on the 2-core CPU this project is benchmarked on
-(``docs/benchmark.md``), the Dual-ViT-S stage-1 pixel FFN took 66 ms forward and 161 ms forward +
-backward at batch 8 in one piece, and 22 ms and 88 ms in pieces of two images; a 25,088-token MLP
-128 -> 384 -> 128 took 99 ms forward + backward in one piece and 72 ms in pieces of 8,192 tokens.
+(``docs/benchmark.md``): in Dual-ViT-S inference at batch 16, one stage-1 pixel-FFN call took
+121 ms in one piece and 51 ms in pieces of two images, and the whole forward went from 1.28-1.39 s
+to 0.98 s. Train steps at batch 8 gain only 1-3% (the backward dominates them).
 
 :func:`chunked` runs such a layer on pieces along one dimension whose widest intermediate stays
 under :data:`CHUNK_BYTES`, and concatenates the results. It is only used where every output row
