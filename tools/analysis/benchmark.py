@@ -275,7 +275,7 @@ class Entry:
                 from mmpretrain.structures import DataSample
                 samples = [DataSample().set_gt_label(i % self.num_classes)
                            for i in range(x.shape[0])]
-                losses = self.model.loss(x, samples)
+                losses = self.fn(x, samples, mode='loss')  # compiled too under --compile
                 loss = sum(v for k, v in losses.items() if 'loss' in k)
             else:
                 loss = sum(t.float().square().mean() for t in _flat_tensors(self.forward(x)))
