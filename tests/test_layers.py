@@ -90,8 +90,9 @@ def _compare_split_with_plain(chunk, m, x, *args):
     m.zero_grad()
     split = _fwd_bwd(m, x, *args)
     m.zero_grad()
-    chunk.CHUNK_BYTES = 0  # the plain one-piece path
+    budget, chunk.CHUNK_BYTES = chunk.CHUNK_BYTES, 0  # the plain one-piece path
     plain = _fwd_bwd(m, x, *args)
+    chunk.CHUNK_BYTES = budget
     torch.testing.assert_close(split[0], plain[0], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(split[1], plain[1], rtol=1e-5, atol=1e-6)
     for a, b in zip(split[2], plain[2]):
@@ -122,10 +123,7 @@ def test_chunked_mlps_equal_the_plain_path(small_chunks):
     from hvt.models.layers import ConvMlp, DWConvMlp, Mlp
     torch.manual_seed(0)
     _compare_split_with_plain(small_chunks, Mlp(8, 32), torch.randn(2, 50, 8))
-    small_chunks.CHUNK_BYTES = 4096
-    dw = DWConvMlp(8, 16)
-    _compare_split_with_plain(small_chunks, dw, torch.randn(5, 36, 8), (6, 6))
-    small_chunks.CHUNK_BYTES = 4096
+    _compare_split_with_plain(small_chunks, DWConvMlp(8, 16), torch.randn(5, 36, 8), (6, 6))
     _compare_split_with_plain(small_chunks, ConvMlp(8, 48), torch.randn(2, 6, 6, 8))  # 72 x 192 B
 
 
