@@ -60,3 +60,18 @@ def test_two_processes_match_one(tiny_data, tmp_path):
     # the optimizer really stepped with non-zero gradients (not two untouched initialisations)
     moments = [s['exp_avg'] for s in a['optimizer']['state'].values()]
     assert moments and any(m.abs().sum() > 0 for m in moments)
+
+
+def test_finish_distributed_tears_down_the_process_group(tmp_path):
+    """train.py / test.py end by destroying the process group HVT started (left to interpreter
+    exit, gloo can abort a finished run); a second call, or a run without one, is a no-op."""
+    import torch.distributed as dist
+    from hvt.engine.cli import finish_distributed
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store', rank=0, world_size=1)
+    assert dist.is_initialized()
+    finish_distributed()
+    assert not dist.is_initialized()
+    finish_distributed()
+    for tool in ('train.py', 'test.py'):
+        with open(os.path.join(ROOT, 'tools', tool)) as f:
+            assert 'finish_distributed()' in f.read().split('def main')[1]

@@ -16,7 +16,7 @@ from mmengine.runner import Runner  # noqa: E402
 from hvt.engine import register_safe_globals  # noqa: E402
 from hvt.engine.checkpoint_io import check_checkpoint_file  # noqa: E402
 from hvt.engine.cli import (add_common_args, check_data_paths, enable_show_dir,  # noqa: E402
-                            load_config, setup_runtime)
+                            finish_distributed, load_config, setup_runtime)
 
 
 def parse_args(argv=None):
@@ -45,6 +45,7 @@ def main(argv=None):
     if args.out:
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -18,7 +18,8 @@ from hvt.engine import register_safe_globals  # noqa: E402
 from hvt.engine.checkpoint_io import check_checkpoint_file  # noqa: E402
 from hvt.engine.fsdp import runner_class  # noqa: E402
 from hvt.engine.cli import (add_common_args, check_data_paths, enable_amp,  # noqa: E402
-                            enable_auto_scale_lr, load_config, setup_runtime)
+                            enable_auto_scale_lr, finish_distributed, load_config,
+                            setup_runtime)
 
 
 def parse_args(argv=None):
@@ -57,6 +58,7 @@ def main(argv=None):
     check_data_paths(cfg)
     runner = runner_class(cfg).from_cfg(cfg)  # FlexibleRunner for `strategy` configs (FSDP)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -84,6 +84,19 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def finish_distributed() -> None:
+    """Tear down the process group once the job is done (train.py / test.py call it last).
+
+    Left to interpreter exit, gloo's worker threads can be destroyed while still joinable, which
+    aborts the process ("terminate called without an active exception", exit code -6) after all
+    work and checkpoints are written; seen once in ``tests/test_fsdp.py``.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def enable_amp(cfg: Config) -> None:
     """Switch the optimizer wrapper to mixed precision (``--amp``)."""
     if not (torch.cuda.is_available() or hasattr(torch, 'npu') or hasattr(torch, 'mlu')):
