@@ -37,7 +37,7 @@ fi
 PIP=("$PY" -m pip --disable-pip-version-check --no-input)
 has() { "$PY" -c "$1" >/dev/null 2>&1; }
 
-if has "import hvt, mmcv.ops, mmdet, mmseg, mmpose, mmpretrain, xtcocotools.coco" \
+if has "import hvt, mmcv.ops, mmdet, mmseg, mmpose, mmpretrain, xtcocotools.coco, gdown, requests, tqdm" \
         && [ -z "${HVT_FORCE_INSTALL:-}" ]; then
     # Fast path: everything is there; only re-link the package in case the clone moved.
     if [ "$("$PY" -c 'import hvt, os; print(os.path.dirname(os.path.dirname(hvt.__file__)))')" = "$ROOT" ]; then
@@ -58,7 +58,8 @@ fi
 
 say "installing mmengine and the pure-Python dependencies"
 "${PIP[@]}" install -q 'mmengine==0.10.7' numpy ftfy regex matplotlib pycocotools \
-    addict yapf packaging Pillow pyyaml opencv-python pytest pytest-timeout
+    addict yapf packaging Pillow pyyaml opencv-python pytest pytest-timeout \
+    'gdown>=5.0' requests tqdm
 
 torch_tag=$("$PY" -c "import torch; print(torch.__version__.split('+')[0])")
 py_tag=$("$PY" -c "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')")

@@ -16,6 +16,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 from hvt.engine import register_safe_globals  # noqa: E402
 from hvt.engine.checkpoint_io import check_checkpoint_file  # noqa: E402
+from hvt.engine.weights import local_checkpoint  # noqa: E402
 from hvt.engine.fsdp import runner_class  # noqa: E402
 from hvt.engine.cli import (add_common_args, check_data_paths, enable_amp,  # noqa: E402
                             enable_auto_scale_lr, finish_distributed, load_config,
@@ -53,8 +54,8 @@ def main(argv=None):
     elif args.resume is not None:
         check_checkpoint_file(args.resume)
         cfg.resume, cfg.load_from = True, args.resume
-    if cfg.get('load_from'):
-        check_checkpoint_file(cfg.load_from)
+    if cfg.get('load_from'):  # a path, or official:NAME (rank 0 fetches it)
+        cfg.load_from = local_checkpoint(cfg.load_from)
     check_data_paths(cfg)
     runner = runner_class(cfg).from_cfg(cfg)  # FlexibleRunner for `strategy` configs (FSDP)
     runner.train()

@@ -3,7 +3,7 @@
 #   data/my_coco/images/{train,val}/*.jpg   data/my_coco/annotations/{train,val}.json
 # `classes` must be the JSON's category names (mmdet keeps only these categories, in this order);
 # `palette` gives one colour per class for drawing. Backbone: the official ImageNet-1k ViTAEv2-S
-# converted with tools/model_converters/vitae2hvt.py (prefix='backbone.'); FPN and heads are new
+# by name (`official:vitaev2-s_in1k`, fetched on first use; prefix='backbone.'); FPN and heads are new
 # (num_classes = len(classes)). Training: single-scale 1333x800 + flip (small datasets do not need
 # the DETR-style crops of the COCO recipe), the 1x COCO schedule and optimizer of the base config.
 _base_ = ['../vitaev2/mask-rcnn_vitaev2-s_fpn_1x_coco.py']
@@ -12,7 +12,9 @@ data_root = 'data/my_coco/'
 classes = ('cat', 'dog')
 palette = [(220, 20, 60), (0, 128, 255)]
 metainfo = dict(classes=classes, palette=palette)
-pretrained = 'checkpoints/vitaev2-s_in1k.pth'
+# the official ImageNet-1k ViTAEv2-S, fetched and converted on first use (docs/official_weights.md);
+# a local path works too (from scratch: --cfg-options model.backbone.init_cfg=None)
+pretrained = 'official:vitaev2-s_in1k'
 
 model = dict(
     backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),

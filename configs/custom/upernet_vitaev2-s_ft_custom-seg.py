@@ -4,8 +4,8 @@
 # BaseSegDataset:
 #   data/my_seg/img_dir/{train,val}/*.jpg   data/my_seg/ann_dir/{train,val}/*.png
 # Label 0 is a real class here (reduce_zero_label=False); set it to True only if 0 means "ignore".
-# Backbone: the official ImageNet-1k ViTAEv2-S converted with tools/model_converters/vitae2hvt.py
-# (prefix='backbone.'); the heads are new (num_classes = len(classes)). Recipe: the base config's
+# Backbone: the official ImageNet-1k ViTAEv2-S by name (`official:vitaev2-s_in1k`, fetched on first
+# use; prefix='backbone.'); the heads are new (num_classes = len(classes)). Recipe: the base config's
 # AdamW / poly schedule, shortened to 20k iterations, 512x512 crops of a (1024, 512) resize.
 _base_ = ['../vitaev2/upernet_vitaev2-s_8xb2-160k_ade20k-512x512.py']
 
@@ -13,7 +13,9 @@ data_root = 'data/my_seg'
 classes = ('background', 'road', 'building', 'vegetation', 'sky')
 palette = [(0, 0, 0), (128, 64, 128), (70, 70, 70), (107, 142, 35), (70, 130, 180)]
 metainfo = dict(classes=classes, palette=palette)
-pretrained = 'checkpoints/vitaev2-s_in1k.pth'
+# the official ImageNet-1k ViTAEv2-S, fetched and converted on first use (docs/official_weights.md);
+# a local path works too (from scratch: --cfg-options model.backbone.init_cfg=None)
+pretrained = 'official:vitaev2-s_in1k'
 crop_size = (512, 512)
 
 model = dict(

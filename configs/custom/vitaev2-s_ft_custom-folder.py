@@ -2,16 +2,18 @@
 # template. Data: an image folder with one sub-folder per class, read by mmpretrain's CustomDataset
 # (no annotation file; labels are the sub-folders in sorted order):
 #   data/my_cls/train/<class>/*.jpg      data/my_cls/val/<class>/*.jpg
-# Backbone: the official ImageNet-1k ViTAEv2-S, converted once with
-#   python tools/model_converters/vitae2hvt.py ViTAEv2-S.pth.tar checkpoints/vitaev2-s_in1k.pth
-# (writes backbone.* and head.fc.*; prefix='backbone.' takes only the backbone). The linear head
+# Backbone: the official ImageNet-1k ViTAEv2-S by name (`official:vitaev2-s_in1k`: downloaded and
+# converted on first use, or `python tools/misc/fetch_weights.py vitaev2-s_in1k` beforehand); the
+# converted file holds backbone.* and head.fc.*, and prefix='backbone.' takes only the backbone. The linear head
 # is new, with `num_classes` outputs. Recipe: AdamW lr 1e-4 (batch 32), wd 0.05, 1 warm-up epoch
 # then cosine, 30 epochs, label smoothing 0.1, no Mixup/CutMix/EMA.
 _base_ = ['../vitaev2/vitaev2-s_8xb128_in1k.py']
 
 data_root = 'data/my_cls'
 num_classes = 10  # the number of sub-folders of train/
-pretrained = 'checkpoints/vitaev2-s_in1k.pth'
+# the official ImageNet-1k ViTAEv2-S, fetched and converted on first use (docs/official_weights.md);
+# a local path works too (from scratch: --cfg-options model.backbone.init_cfg=None)
+pretrained = 'official:vitaev2-s_in1k'
 img_size = 224
 
 model = dict(

@@ -7,7 +7,8 @@
 #
 # Start from the 224 checkpoint:
 #   --cfg-options load_from=work_dirs/dualvit-s-tl_8xb128_in1k/epoch_310.pth
-# (or an official dualvit_s.pth converted with tools/model_converters/dualvit2hvt.py --mode cls).
+# (or load_from=official:dualvit-s-tl_in1k, the official 224 model; official:dualvit-s-tl_in1k-384px
+# is the official result of this fine-tuning).
 #
 # !!! LIKE THE 224 TOKEN-LABELING CONFIG, THIS NEEDS DENSE TOKEN-LABEL MAPS ('gt_token_label' on
 # every sample; see dualvit-s-tl_8xb128_in1k.py). HVT does not ship them. Without them set

@@ -2,5 +2,5 @@
 # APb 48.4 / APm 43.4. Same recipe as the S config (detection drop path 0.15).
 _base_ = ['./mask-rcnn_dualvit-s_fpn_1x_coco.py']
 model = dict(
-    backbone=dict(arch='b', init_cfg=dict(checkpoint='checkpoints/dualvit_b.pth')),
+    backbone=dict(arch='b', init_cfg=dict(checkpoint='official:dualvit-b_dense-pretrained')),
     neck=dict(in_channels=[64, 128, 320, 512]))

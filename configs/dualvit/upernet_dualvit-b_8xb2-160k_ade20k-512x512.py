@@ -3,5 +3,5 @@
 _base_ = ['./upernet_dualvit-s_8xb2-160k_ade20k-512x512.py']
 model = dict(
     backbone=dict(arch='b', drop_path_rate=0.3,
-                  init_cfg=dict(checkpoint='checkpoints/dualvit_b.pth')),
+                  init_cfg=dict(checkpoint='official:dualvit-b_dense-pretrained')),
     decode_head=dict(in_channels=[64, 128, 320, 512]))

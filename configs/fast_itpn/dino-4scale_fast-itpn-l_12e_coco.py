@@ -5,5 +5,5 @@
 _base_ = ['./dino-4scale_fast-itpn-b_12e_coco.py']
 model = dict(backbone=dict(
     arch='l', drop_path_rate=0.2,
-    init_cfg=dict(checkpoint='checkpoints/fast_itpn_large_clipl_1600e.pth')))
+    init_cfg=dict(checkpoint='official:fast-itpn-l-clip-l_pt-1600e')))
 optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.95))

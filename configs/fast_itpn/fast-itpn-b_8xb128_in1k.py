@@ -5,8 +5,10 @@
 # 3 warm-up epochs from 1e-6, cosine to 1e-6, layer decay 0.90 (official numbering: the merges
 # count, not rescaled), drop path 0.1, Mixup 0.8 / CutMix 1.0, label smoothing 0.1, random erasing
 # 0.25, model EMA 0.9999.
-# Fine-tuning starts from a pre-trained backbone: init_cfg below (official, HVT pre-training or
-# mmpretrain layout; pos_embed resized; see FastiTPN.load_pretrained). No weights ship with HVT.
+# Fine-tuning starts from a pre-trained backbone: init_cfg below names the official CLIP-L-distilled
+# 1600-epoch model (official:..., fetched on first use, see tools/misc/fetch_weights.py; the
+# official keys are converted by FastiTPN itself, trust_pickle since the file is the official one).
+# An HVT pre-training or mmpretrain checkpoint path also works (pos_embed is resized).
 _base_ = [
     '../_base_/models/fast_itpn/fast-itpn-b.py',
     '../_base_/datasets/imagenet_bs64_swin_224.py',
@@ -16,7 +18,8 @@ _base_ = [
 
 model = dict(backbone=dict(
     drop_path_rate=0.1,
-    init_cfg=dict(type='Pretrained', checkpoint='checkpoints/fast_itpn_base_clipl_1600e.pth')))
+    init_cfg=dict(type='Pretrained', checkpoint='official:fast-itpn-b-clip-l_pt-1600e',
+                  trust_pickle=True)))
 
 train_dataloader = dict(batch_size=128)
 val_dataloader = dict(batch_size=128)

@@ -8,7 +8,7 @@ _base_ = ['./fast-itpn-b_8xb128_in1k.py']
 
 model = dict(
     backbone=dict(arch='large', drop_path_rate=0.2,
-                  init_cfg=dict(checkpoint='checkpoints/fast_itpn_large_clipl_1600e.pth')),
+                  init_cfg=dict(checkpoint='official:fast-itpn-l-clip-l_pt-1600e')),
     head=dict(in_channels=768))
 optim_wrapper = dict(optimizer=dict(lr=5e-5), paramwise_cfg=dict(layer_decay_rate=0.95))
 param_scheduler = [

@@ -7,5 +7,5 @@ _base_ = ['./fast-itpn-t_8xb128_in1k.py']
 
 model = dict(
     backbone=dict(arch='small',
-                  init_cfg=dict(checkpoint='checkpoints/fast_itpn_small_clipl_1600e.pth')))
+                  init_cfg=dict(checkpoint='official:fast-itpn-s-clip-l_pt-1600e')))
 optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.90))

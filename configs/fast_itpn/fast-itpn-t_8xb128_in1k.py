@@ -7,7 +7,7 @@ _base_ = ['./fast-itpn-b_8xb128_in1k.py']
 
 model = dict(
     backbone=dict(arch='tiny',
-                  init_cfg=dict(checkpoint='checkpoints/fast_itpn_tiny_clipl_1600e.pth')),
+                  init_cfg=dict(checkpoint='official:fast-itpn-t-clip-l_pt-1600e')),
     head=dict(in_channels=384))
 optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.80))
 param_scheduler = [

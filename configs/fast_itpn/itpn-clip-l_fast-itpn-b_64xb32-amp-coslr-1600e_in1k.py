@@ -5,7 +5,7 @@
 # BEiT block mask (75 of 196 patches) is applied at the patch embed with Fast-iTPN's per-patch
 # mask token (ConvPatchEmbed, spec A24); pyramid fpn_depth 1 (as iTPN-CLIP); no aux branch
 # (the paper does not describe one for Fast-iTPN); drop path 0.1; loss on all tokens.
-# Teacher weights are not shipped: point tokenizer_path at a CLIP ViT-L/14 checkpoint.
+# Teacher: OpenAI's CLIP ViT-L/14, official:clip-vit-l-14 (fetched on first use).
 _base_ = ['../itpn/itpn-clip-b_hivit-b-p16_64xb32-amp-coslr-800e_in1k.py']
 
 model = dict(
@@ -16,7 +16,7 @@ model = dict(
         layer_scale_init_value=0.1, drop_path_rate=0.1),
     neck=dict(in_channels=(128, 256, 512), teacher_dim=768, num_heads=8, aux_depth=0),
     target_generator=dict(
-        model=dict(tokenizer_path='checkpoints/clip_vit_large_14.pth'), input_size=196),
+        model=dict(tokenizer_path='official:clip-vit-l-14'), input_size=196),
 )
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -5,5 +5,5 @@
 _base_ = ['./cascade-mask-rcnn_itpn-b-pixel_3x_coco.py']
 model = dict(backbone=dict(
     arch='l', rpe='decomposed', drop_path_rate=0.2, layer_scale_init_value=0.1,
-    init_cfg=dict(checkpoint='checkpoints/itpn_clip_large_300e.pth')))
+    init_cfg=dict(checkpoint='official:itpn-l-clip_pt')))
 optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.95))

@@ -4,8 +4,10 @@
 # branch (2 blocks on the output of stage-3 block 18), smooth-L1 on all tokens, LN'ed targets.
 # Optimiser (official code): batch 2048 (64 x 32), lr 1.5e-3, betas (0.9, 0.98), eps 1e-8,
 # wd 0.05, 5 warm-up epochs, cosine to 1e-5; clip grad 3.0 (mmpretrain). 800 epochs (also 300).
-# Teacher: mmpretrain's CLIPGenerator; `tokenizer_path` must point at a CLIP ViT-B/16 checkpoint
-# (no CLIP weights ship with HVT). Teacher view: 224 px, CLIP mean/std (TwoNormDataPreprocessor).
+# Teacher: mmpretrain's CLIPGenerator; `tokenizer_path` names OpenAI's CLIP ViT-B/16
+# (official:clip-vit-b-16: fetched on first use, its TorchScript archive unpacked by
+# tools/model_converters/clip2hvt.py). Teacher view: 224 px, CLIP mean/std
+# (TwoNormDataPreprocessor).
 _base_ = ['../_base_/default_runtime.py']
 
 model = dict(
@@ -31,7 +33,7 @@ model = dict(
         layer_scale_init_value=0.1),
     target_generator=dict(
         type='hvt.FeatureTeacher',
-        model=dict(type='mmpretrain.CLIPGenerator', tokenizer_path='checkpoints/clip_vit_base_16.pth'),
+        model=dict(type='mmpretrain.CLIPGenerator', tokenizer_path='official:clip-vit-b-16'),
         output_index=0, drop_cls_token=True, input_size=224, norm_target=True),
 )
 

@@ -7,7 +7,7 @@ model = dict(
     backbone=dict(arch='l', drop_path_rate=0.2),
     neck=dict(in_channels=(192, 384, 768), teacher_dim=768, num_heads=12),
     target_generator=dict(
-        model=dict(tokenizer_path='checkpoints/clip_vit_large_14.pth'), input_size=196),
+        model=dict(tokenizer_path='official:clip-vit-l-14'), input_size=196),
 )
 train_pipeline = [
     dict(type='LoadImageFromFile'),

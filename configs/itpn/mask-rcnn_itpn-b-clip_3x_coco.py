@@ -5,7 +5,7 @@
 _base_ = ['./mask-rcnn_itpn-b-pixel_1x_coco.py']
 model = dict(backbone=dict(
     drop_path_rate=0.3, layer_scale_init_value=0.1,
-    init_cfg=dict(checkpoint='checkpoints/itpn_clip_base_800e.pth')))
+    init_cfg=dict(checkpoint='official:itpn-b-clip_pt')))
 optim_wrapper = dict(optimizer=dict(lr=1.5e-4))
 train_cfg = dict(max_epochs=36)
 param_scheduler = [

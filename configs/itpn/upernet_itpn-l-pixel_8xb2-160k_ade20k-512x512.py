@@ -5,7 +5,7 @@
 _base_ = ['./upernet_itpn-b-pixel_8xb2-160k_ade20k-512x512.py']
 model = dict(
     backbone=dict(arch='l', drop_path_rate=0.2,
-                  init_cfg=dict(checkpoint='checkpoints/itpn_pixel_large_1600e.pth')),
+                  init_cfg=dict(checkpoint='official:itpn-l-pixel_pt')),
     decode_head=dict(in_channels=[448, 640, 1024, 1024]),
     auxiliary_head=dict(in_channels=1024))
 optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.95))

@@ -33,9 +33,9 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from hvt.engine.checkpoint_io import check_checkpoint_file
 from hvt.engine.cli import load_config
 from hvt.engine.safe_globals import register_safe_globals
+from hvt.engine.weights import SCHEME, local_checkpoint, zoo_model
 
 TASKS = {
     'mmpretrain': 'classification',
@@ -79,14 +79,34 @@ def scope_of_task(task: str) -> str:
     return {t: s for s, t in TASKS.items()}[task]
 
 
-def init_model(config, checkpoint=None, device='cpu', cfg_options=None):
+def init_model(config, checkpoint=None, device='cpu', cfg_options=None, pretrained=False):
     """Build the model of ``config`` (path or ``Config``), load ``checkpoint``, move to ``device``.
+
+    ``config`` may also be a model-zoo name (``'vitaev2-s_8xb128_in1k'``, the README's model zoo)
+    or an official weight name (``'vitaev2-s_in1k'``); ``pretrained=True`` then loads that model's
+    official weights (downloaded and converted on first use, see
+    ``tools/misc/fetch_weights.py``). ``checkpoint`` accepts ``official:NAME`` too.
 
     ``checkpoint=None`` keeps the random initialisation (no pretrained backbone is loaded either:
     the library builders skip ``init_weights``). The returned model has ``model.cfg``,
     ``model.task`` and ``model.dataset_meta`` (class names, palette, skeleton, from the checkpoint
     when it has them).
     """
+    if pretrained and checkpoint is not None:
+        raise ValueError('init_model: give either checkpoint or pretrained=True, not both')
+    if (not isinstance(config, Config) and not osp.isfile(str(config))
+            and not str(config).endswith('.py')):
+        config, zoo_options, official = zoo_model(str(config))
+        cfg_options = dict(zoo_options, **(cfg_options or {}))
+        if pretrained:
+            if official is None:
+                raise ValueError(f'init_model: {config} has no official weights in the '
+                                 'catalog (tools/misc/fetch_weights.py --list)')
+            checkpoint = SCHEME + official
+    elif pretrained:
+        raise ValueError('init_model: pretrained=True needs a model-zoo name, e.g. '
+                         "init_model('vitaev2-s_8xb128_in1k', pretrained=True); with a config "
+                         'path pass checkpoint=...')
     if isinstance(config, Config):
         cfg = copy.deepcopy(config)
         if cfg_options:
@@ -94,8 +114,7 @@ def init_model(config, checkpoint=None, device='cpu', cfg_options=None):
     else:
         cfg = load_config(str(config), cfg_options)
     if checkpoint is not None:
-        check_checkpoint_file(str(checkpoint))
-        checkpoint = str(checkpoint)
+        checkpoint = local_checkpoint(str(checkpoint))  # official:NAME -> the cached file
     task = task_of(cfg)
     _import_modules(cfg)
     register_safe_globals()  # mmengine checkpoints hold objects a weights-only torch.load refuses

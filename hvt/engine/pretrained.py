@@ -29,6 +29,7 @@ from mmengine.logging import MMLogger
 
 from hvt.registry import WEIGHT_INITIALIZERS
 from .checkpoint_io import load_checkpoint_file, unwrap_state_dict
+from .weights import resolve
 
 PRETRAINED_TYPES = ('Pretrained', 'hvt.Pretrained')
 DEFAULT_MAX_MISSING_RATIO = 0.5
@@ -115,10 +116,12 @@ def load_state_dict_checked(module: torch.nn.Module, state: dict, source: str = 
 
 
 def read_checkpoint(checkpoint, trust_pickle: bool = False, map_location='cpu') -> dict:
-    """A checkpoint dict from a dict, a local path (weights-only, see ``checkpoint_io``) or a
+    """A checkpoint dict from a dict, ``official:NAME`` (:mod:`hvt.engine.weights`), a local path
+    (weights-only, see ``checkpoint_io``) or a
     URL / ``torchvision://`` / ``open-mmlab://`` name (mmengine's loaders)."""
     if isinstance(checkpoint, dict):
         return checkpoint
+    checkpoint = resolve(checkpoint)  # official:NAME -> the cached, converted file
     if osp.isfile(checkpoint) or '://' not in checkpoint:
         return load_checkpoint_file(checkpoint, trust_pickle=trust_pickle,
                                     map_location=map_location)
@@ -131,6 +134,10 @@ def load_pretrained(module: torch.nn.Module, checkpoint, prefix: Optional[str] =
                     trust_pickle: bool = False, map_location='cpu') -> LoadReport:
     """Load ``checkpoint`` (path, URL or dict) into ``module``; see the module docstring."""
     source = checkpoint if isinstance(checkpoint, str) else '<state dict>'
+    if isinstance(checkpoint, str):
+        checkpoint = resolve(checkpoint)  # official:NAME -> the cached file; name both
+        if checkpoint != source:
+            source = f'{source} = {checkpoint}'
     keys = getattr(module, 'pretrained_state_keys', STATE_KEYS)
     state, _ = unwrap_state_dict(read_checkpoint(checkpoint, trust_pickle, map_location), keys)
     if prefix:

@@ -27,6 +27,11 @@ Each model entry has ``Name``, ``In Collection``, ``Config`` (the classification
 
 Each collection's ``HVT`` block names its spec and the FLOP convention of the paper's rows.
 
+Entries with an ``HVT.Official`` block describe a published official checkpoint (the catalog of
+``tools/misc/fetch_weights.py``; format in ``hvt/engine/weights.py``); the README tables show its
+links in the "Official weights" column. Entries without a parameter count (downstream,
+pre-training and teacher checkpoints) are listed under their family's table, not measured.
+
 Parameters are counted on the meta device (``sum(p.numel())``, frozen parameters included, buffers
 not), so the whole zoo takes seconds; ``--check`` tests them. ``--flops`` builds every model on the
 CPU and counts FLOPs with ``tools/analysis/get_flops.py``'s convention: mmengine's FlopAnalyzer
@@ -35,7 +40,6 @@ matmuls included, at batch 1 over the whole classifier. That takes minutes (ViTA
 about 3 GB of RAM); use ``--only REGEX`` to select entries.
 """
 import argparse
-import glob
 import json
 import os.path as osp
 import re
@@ -54,45 +58,13 @@ START, END = '<!-- model-zoo:start -->', '<!-- model-zoo:end -->'
 
 
 # ------------------------------------------------------------------------------------ metafiles
-def metafile_paths(root=ROOT):
-    """The metafiles listed in ``model-index.yml`` (in its order); every
-    ``configs/*/metafile.yml`` must be listed there."""
-    with open(osp.join(root, 'model-index.yml')) as f:
-        listed = [osp.normpath(osp.join(root, p)) for p in yaml.safe_load(f)['Import']]
-    found = sorted(glob.glob(osp.join(root, 'configs', '*', 'metafile.yml')))
-    missing = [osp.relpath(p, root) for p in found if osp.normpath(p) not in listed]
-    if missing:
-        raise ValueError(f'metafiles not listed in model-index.yml: {missing}')
-    return listed
-
-
-def load_metafiles(paths=None, root=ROOT):
-    """``(collections, entries)`` from the metafiles (default: every
-    ``configs/*/metafile.yml``), in file order."""
-    collections, entries = {}, []
-    for path in paths or metafile_paths(root):
-        with open(path) as f:
-            data = yaml.safe_load(f) or {}
-        rel = osp.relpath(path, root)
-        for col in data.get('Collections', []):
-            col = dict(col, _metafile=rel)
-            collections[col['Name']] = col
-        for model in data.get('Models', []):
-            if model.get('In Collection') not in collections:
-                raise ValueError(f'{rel}: model {model.get("Name")!r} names an unknown collection '
-                                 f'{model.get("In Collection")!r}')
-            if not model.get('Config') and not model.get('HVT', {}).get('Model'):
-                raise ValueError(f'{rel}: model {model["Name"]!r} has neither Config nor HVT.Model')
-            entries.append(dict(model, _metafile=rel))
-    names = [e['Name'] for e in entries]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise ValueError(f'duplicate model names in the metafiles: {dup}')
-    return collections, entries
+# one reader for the metafiles, shared with hvt.engine.weights and paper_table.py
+from hvt.engine.model_index import (hvt_fields, is_counted, load_metafiles,  # noqa: E402,F401
+                                    metafile_paths)
 
 
 def hvt(entry):
-    return entry.get('HVT') or {}
+    return hvt_fields(entry)
 
 
 def tolerance(spec, reference):
@@ -264,8 +236,9 @@ def markdown(collections, entries, rows):
            'included, unless a note says otherwise); `model_zoo.py --flops` and '
            '`tools/analysis/get_flops.py` measure them.']
     for cname, col in collections.items():
-        members = [e for e in entries if e['In Collection'] == cname]
-        if not members:
+        family = [e for e in entries if e['In Collection'] == cname]
+        members = [e for e in family if e['Name'] in by_name]
+        if not family:
             continue
         paper = col.get('Paper') or {}
         title = f'### {cname}'
@@ -274,8 +247,8 @@ def markdown(collections, entries, rows):
             out += [f'[{paper.get("Title", "paper")}]({paper["URL"]}) · '
                     f'[metafile]({col["_metafile"]})', '']
         out += ['| Model | Input | Params (M) | Paper params (M) | Paper FLOPs (G) | Top-1 (%) '
-                '| Config |',
-                '|---|---|---|---|---|---|---|']
+                '| Config | Official weights |',
+                '|---|---|---|---|---|---|---|---|']
         notes = []
         for e in members:
             r = by_name[e['Name']]
@@ -287,12 +260,67 @@ def markdown(collections, entries, rows):
                 flops += f' ({factor}×MACs)'
             out.append(f'| {e["Name"]} | {r["resolution"]} | {_m(r["params"])} | '
                        f'{_printed(meta.get("Parameters"), 1e6)} | {flops} | {top1} | '
-                       f'{_config_cell(e)} |')
+                       f'{_config_cell(e)} | {_weights_cell(e)} |')
             if hvt(e).get('Note'):
                 notes.append(f'- {e["Name"]}: {hvt(e)["Note"]}')
         if notes:
             out += [''] + notes
+        others = [e for e in family if e['Name'] not in by_name and _official(e)]
+        if others:
+            out += ['', f'Other official {cname} checkpoints (downstream, pre-training, teachers):',
+                    '', '| Model | Task | Metrics (paper) | Config | Official weights |',
+                    '|---|---|---|---|---|']
+            for e in others:
+                out.append(f'| {e["Name"]} | {_tasks(e)} | {_metrics(e)} | {_config_cell(e)} | '
+                           f'{_weights_cell(e)} |')
+        # the first checkpoint tools/test.py can evaluate (pre-training ones have no metric of
+        # their own)
+        first = next((e for e in family if _official(e) and _evaluable(e)), None)
+        if first is not None:
+            name = _official(first)['Name']
+            out += ['', f'Reproduce: `python tools/misc/fetch_weights.py {name}`, then '
+                    f'`python tools/test.py {first["Config"]} official:{name}` '
+                    f'(paper: {_metrics(first)}).']
     return '\n'.join(out) + '\n'
+
+
+def _official(entry):
+    return hvt(entry).get('Official')
+
+
+def _evaluable(entry):
+    return any(r.get('Task') != 'Masked Image Modeling' and r.get('Metrics')
+               for r in entry.get('Results') or [])
+
+
+SOURCE_LABELS = {'gdrive': 'Google Drive', 'gdrive-folder': 'Google Drive folder',
+                 'onedrive': 'OneDrive', 'baidu': 'Baidu', 'http': 'download'}
+
+
+def _weights_cell(entry):
+    """``name``: a link per official source (Baidu with its password), or '–'."""
+    off = _official(entry)
+    if not off:
+        return '–'
+    from hvt.engine.weights import Source
+    links = []
+    for s in off['Sources']:
+        src = Source(s['Type'], s['File'], s.get('Id'), s.get('URL'), s.get('Password'))
+        label = SOURCE_LABELS[src.type] + (f' (code {src.password})' if src.password else '')
+        links.append(f'[{label}]({src.link()})')
+    return f'`{off["Name"]}`: ' + ', '.join(links)
+
+
+def _tasks(entry):
+    return ', '.join(dict.fromkeys(r.get('Task', '') for r in entry.get('Results') or [])) or '–'
+
+
+def _metrics(entry):
+    parts = []
+    for res in entry.get('Results') or []:
+        for k, v in (res.get('Metrics') or {}).items():
+            parts.append(f'{k} {v}')
+    return ', '.join(dict.fromkeys(parts)) or '–'
 
 
 def _top1(entry):
@@ -352,7 +380,10 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     quiet_logs()
-    collections, entries = load_metafiles(args.metafile)
+    collections, all_entries = load_metafiles(args.metafile)
+    # the counted variants; downstream / pre-training / teacher checkpoints only appear in the
+    # markdown's weight tables
+    entries = [e for e in all_entries if is_counted(e)]
     if args.only:
         entries = [e for e in entries if re.search(args.only, e['Name'])]
     rows, t_all = [], time.perf_counter()
@@ -384,7 +415,7 @@ def main(argv=None):
         with open(args.json, 'w') as f:
             json.dump(rows, f, indent=1, default=str)
     if args.markdown or args.readme:
-        block = markdown(collections, entries, rows)
+        block = markdown(collections, all_entries, rows)
         if args.markdown:
             with open(args.markdown, 'w') as f:
                 f.write(block)

@@ -26,6 +26,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from torch import nn
 
+from hvt.engine.weights import resolve
 from hvt.models.backbones.hivit import random_masking, sincos_pos_embed_2d
 from hvt.models.layers.hivit_blocks import HiViTBlock
 from hvt.models.layers.weight_init import init_vit_weights
@@ -160,7 +161,8 @@ class FeatureTeacher(BaseModule):
 
     Args:
         model: config of the teacher network, e.g. ``dict(type='mmpretrain.CLIPGenerator',
-            tokenizer_path='clip_vit_base_16.pth')`` or an mmpretrain ``VisionTransformer`` /
+            tokenizer_path='official:clip-vit-b-16')`` (a path, or an official weight name that
+            is fetched when the teacher is built) or an mmpretrain ``VisionTransformer`` /
             hvt backbone with ``out_type='raw'``.
         checkpoint: optional checkpoint loaded into ``model`` (``checkpoint_prefix`` selects and
             strips a key prefix, e.g. ``'backbone.'``).
@@ -173,7 +175,12 @@ class FeatureTeacher(BaseModule):
     def __init__(self, model, checkpoint=None, checkpoint_prefix=None, output_index=0,
                  drop_cls_token=True, input_size=None, norm_target=True, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        self.model = MODELS.build(model) if isinstance(model, dict) else model
+        if isinstance(model, dict):
+            model = copy.deepcopy(model)
+            if 'tokenizer_path' in model:  # mmpretrain's CLIPGenerator reads it when built
+                model['tokenizer_path'] = resolve(model['tokenizer_path'])
+            model = MODELS.build(model)
+        self.model = model
         self.checkpoint, self.checkpoint_prefix = checkpoint, checkpoint_prefix
         self.output_index = output_index
         self.drop_cls_token = drop_cls_token

@@ -7,6 +7,7 @@ model = dict(
     backbone=dict(
         _delete_=True, type='hvt.CETNet', arch='t', out_indices=(0, 1, 2, 3), out_norm=True,
         drop_path_rate=0.3, frozen_stages=-1, norm_eval=False,
+        # no official CETNet weights are published: train cetnet-t_8xb128_in1k.py first
         init_cfg=dict(type='Pretrained', checkpoint='checkpoints/cetnet-t_in1k.pth',
                       prefix='backbone.')),
     decode_head=dict(in_channels=[64, 128, 256, 512], channels=512),

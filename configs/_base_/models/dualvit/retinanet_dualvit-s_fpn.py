@@ -3,11 +3,11 @@
 # Dual-ViT-S in dense mode (spec dualvit.md §2.9): four stage-normed NCHW maps at strides 4-32
 # with 64/128/320/448 channels (the last Merge block drops the semantic tokens), drop path 0.15,
 # stem BatchNorm affine parameters frozen as in the official mmdet backbone. Pretrained: the
-# official ImageNet checkpoint (dualvit_s.pth; head / post_network keys are ignored).
+# official ImageNet backbone, official:dualvit-s_dense-pretrained (dualvit2hvt --mode dense).
 _base_ = ['../retinanet_r50_fpn.py']
 model = dict(
     backbone=dict(
         _delete_=True, type='hvt.DualViT', arch='s', mode='dense', out_indices=(0, 1, 2, 3),
         drop_path_rate=0.15, stem_norm_cfg=dict(type='BN', requires_grad=False),
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/dualvit_s.pth')),
+        init_cfg=dict(type='Pretrained', checkpoint='official:dualvit-s_dense-pretrained')),
     neck=dict(in_channels=[64, 128, 320, 448], start_level=1, add_extra_convs='on_input'))

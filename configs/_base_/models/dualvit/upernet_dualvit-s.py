@@ -10,6 +10,6 @@ model = dict(
         _delete_=True, type='hvt.DualViT', arch='s', mode='dense', out_indices=(0, 1, 2, 3),
         drop_path_rate=0.15, stem_norm_cfg=dict(type='SyncBN', requires_grad=True),
         test_tile_size=768,
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/dualvit_s.pth')),
+        init_cfg=dict(type='Pretrained', checkpoint='official:dualvit-s_dense-pretrained')),
     decode_head=dict(in_channels=[64, 128, 320, 448], channels=512),
     auxiliary_head=dict(in_channels=320, channels=256))

@@ -8,5 +8,6 @@ model = dict(
     backbone=dict(
         _delete_=True, type='hvt.FastiTPNDet', arch='b', img_size=224, fpn_dim=256, fpn_depth=1,
         out_strides=(8, 16, 32, 64), extra_pool='avg', drop_path_rate=0.1,
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/fast_itpn_base_clipl_1600e.pth')),
+        init_cfg=dict(type='Pretrained', checkpoint='official:fast-itpn-b-clip-l_pt-1600e',
+                      trust_pickle=True)),
     neck=None)

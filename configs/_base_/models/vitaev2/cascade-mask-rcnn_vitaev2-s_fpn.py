@@ -5,5 +5,6 @@ model = dict(
     backbone=dict(
         _delete_=True, type='hvt.ViTAEv2', arch='s', out_indices=(0, 1, 2, 3),
         drop_path_rate=0.1, frozen_stages=-1, norm_eval=False,
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/ViTAEv2-S.pth.tar')),
+        init_cfg=dict(type='Pretrained', checkpoint='official:vitaev2-s_in1k',
+                      prefix='backbone.')),
     neck=dict(in_channels=[64, 128, 256, 512]))

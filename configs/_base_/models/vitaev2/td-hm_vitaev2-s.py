@@ -7,7 +7,8 @@ model = dict(
     backbone=dict(
         _delete_=True, type='hvt.ViTAEv2', arch='s', out_indices=(3, ), drop_path_rate=0.6,
         frozen_stages=-1, norm_eval=False,
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/ViTAEv2-S.pth.tar')),
+        init_cfg=dict(type='Pretrained', checkpoint='official:vitaev2-s_in1k',
+                      prefix='backbone.')),
     head=dict(in_channels=512, deconv_out_channels=(256, 256, 256),
               deconv_kernel_sizes=(4, 4, 4)),
     test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
