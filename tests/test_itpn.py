@@ -340,6 +340,113 @@ def test_det_and_seg_wrappers_shapes():
     assert [o.shape[-1] for o in outs] == [16, 8, 4, 2]
 
 
+def _official_per_forward_pos_embed(table, hp, wp):
+    """Reference for the official det/seg ``interpolate_pos_encoding``, written from its formula.
+
+    The official code calls ``F.interpolate(table_14x14, scale_factor=((hp + 0.1) / 14,
+    (wp + 0.1) / 14), mode='bicubic')``: output pixel ``i`` samples the source at
+    ``(i + 0.5) / scale - 0.5`` (the scale factor as given, half-pixel centres), with Keys' cubic
+    kernel (a = -0.75) over the 4 nearest rows / columns, indices clamped to the border. Bicubic is
+    separable, so rows then columns. At the table's own grid the table is returned unchanged.
+    """
+    import math
+    g = int(round(math.sqrt(table.shape[1])))
+    if (hp, wp) == (g, g):
+        return table
+    a = -0.75
+
+    def kernel(d):  # cubic convolution weight at distance d >= 0
+        d = abs(d)
+        if d <= 1:
+            return ((a + 2) * d - (a + 3)) * d * d + 1
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    def resample(t, out_len, scale):  # along dim 0 of t
+        rows = []
+        for i in range(out_len):
+            src = (i + 0.5) / scale - 0.5
+            i0 = math.floor(src)
+            rows.append(sum(kernel(src - k) * t[min(max(k, 0), t.shape[0] - 1)]
+                            for k in range(i0 - 1, i0 + 3)))
+        return torch.stack(rows)
+
+    t = table[0].reshape(g, g, -1)
+    t = resample(t, hp, (hp + 0.1) / g)
+    t = resample(t.transpose(0, 1), wp, (wp + 0.1) / g).transpose(0, 1)
+    return t.reshape(1, hp * wp, -1)
+
+
+@pytest.mark.parametrize('cls,kw', [(iTPNDet, dict(img_size=224)),
+                                    (iTPNDet, dict(img_size=224, rpe='decomposed')),
+                                    (iTPNSeg, dict(img_size=512))])
+def test_downstream_pos_embed_and_eps_follow_official_code(cls, kw):
+    """The det/seg wrappers keep the 14x14 pre-training table as the parameter, interpolate it on
+    every forward as the official downstream code does, and use its LayerNorm eps (1e-5)."""
+    torch.manual_seed(0)
+    m = cls(TINY, fpn_dim=32, **kw).eval()
+    m.init_weights()
+    assert m.pos_embed_interp == 'per-forward'
+    assert m.absolute_pos_embed.shape == (1, 196, 64)  # also for seg at img_size 512 (not 1024)
+    lns = [mod for mod in m.modules() if isinstance(mod, torch.nn.LayerNorm)]
+    assert lns and all(ln.eps == 1e-5 for ln in lns)  # backbone and pyramid
+    with torch.no_grad():
+        m.absolute_pos_embed.normal_(0, 1)
+    hp, wp = 16, 11  # a 256 x 176 input: non-square, not 224
+    ref_pe = _official_per_forward_pos_embed(m.absolute_pos_embed.detach().double(), hp, wp)
+    torch.testing.assert_close(m._pos_embed(hp, wp).double(), ref_pe, atol=1e-5, rtol=0)
+    # the official semantics really differ from a plain resize to the target size
+    plain = torch.nn.functional.interpolate(
+        m.absolute_pos_embed.detach().reshape(1, 14, 14, -1).permute(0, 3, 1, 2), size=(hp, wp),
+        mode='bicubic', align_corners=False).permute(0, 2, 3, 1).reshape(1, hp * wp, -1)
+    assert (plain.double() - ref_pe).abs().max() > 1e-2
+    # whole backbone: same outputs as a copy that adds the reference embedding as it is
+    ref = copy.deepcopy(m)
+    ref._pos_embed = lambda h, w: _official_per_forward_pos_embed(
+        ref.absolute_pos_embed.double(), h, w).float()
+    x = torch.randn(1, 3, 16 * hp, 16 * wp)
+    with torch.no_grad():
+        for o, r in zip(m(x), ref(x)):
+            torch.testing.assert_close(o, r, atol=1e-5, rtol=0)
+    # at the table's own grid the table is used unchanged
+    assert m._pos_embed(14, 14) is m.absolute_pos_embed
+    # the classification / pre-training path is unchanged
+    hv = HiViT(TINY)
+    assert hv.pos_embed_interp == 'resize' and hv.absolute_pos_embed.shape == (1, 196, 64)
+    assert all(mod.eps == 1e-6 for mod in hv.modules() if isinstance(mod, torch.nn.LayerNorm))
+
+
+def test_downstream_backbone_param_counts_equal_official():
+    # the official det backbone (iTPN_pixel, img_size 224, rpe off, fpn_depth 1) and seg backbone
+    # (iTPN, img_size 512, rpe on, fpn_depth 2, a 196-entry position table), counted on the code
+    assert n_params(meta_build(dict(type='hvt.iTPNDet', arch='b'))) == 81_552_000
+    assert n_params(meta_build(dict(type='hvt.iTPNSeg', arch='b', img_size=512))) == 83_366_208
+
+
+def test_per_forward_table_loads_old_and_pretrained_checkpoints():
+    torch.manual_seed(0)
+    # an HVT segmentation checkpoint written before: 32x32 table trained as free vectors
+    old = iTPNSeg(TINY, img_size=512, fpn_dim=32, pos_embed_interp='resize')
+    assert old.absolute_pos_embed.shape == (1, 1024, 64)
+    new = iTPNSeg(TINY, img_size=512, fpn_dim=32)
+    assert new.load_itpn_checkpoint({'state_dict': {f'backbone.{k}': v for k, v in
+                                                    old.state_dict().items()}}) == []
+    torch.testing.assert_close(new.state_dict()['blocks.5.attn.qkv.weight'],
+                               old.state_dict()['blocks.5.attn.qkv.weight'])
+    # a whole-model load (mmengine / load_state_dict) resizes the table with a warning
+    with pytest.warns(UserWarning, match='absolute_pos_embed of 1024 positions resized'):
+        new.load_state_dict(old.state_dict())
+    assert new.absolute_pos_embed.shape == (1, 196, 64)
+    # the 14x14 pre-trained table loads unchanged (no load-time resize)
+    pre = HiViT(TINY)
+    with torch.no_grad():
+        pre.absolute_pos_embed.normal_()
+    det, seg = iTPNDet(TINY, fpn_dim=32), iTPNSeg(TINY, img_size=512, fpn_dim=32)
+    for m in (det, seg):
+        with pytest.warns(UserWarning, match='no pyramid weights'):
+            m.load_itpn_checkpoint(pre.state_dict(), max_missing_ratio=None)
+        torch.testing.assert_close(m.absolute_pos_embed, pre.absolute_pos_embed)
+
+
 def _tiny_pixel_model(mfm='visible', decoder_depth=1):
     cfg = dict(
         type='hvt.iTPNPretrain', target='pixel', mask_ratio=0.75,
@@ -564,59 +671,9 @@ def _converter():
     return mod
 
 
-def test_converter_official_layouts(tmp_path):
+def test_converter_mmpretrain_layout():
+    """mmpretrain's iTPN names (the official layouts: tests/test_official_keys.py)."""
     conv = _converter()
-    torch.manual_seed(0)
-    model = _tiny_pixel_model(mfm=None)
-    ours = model.state_dict()
-    # official pixel pre-training layout: one module, everything top level, decoder mask token
-    official = {}
-    for k, v in ours.items():
-        if k.startswith('backbone.'):
-            official[k[len('backbone.'):]] = v
-        elif k.startswith('neck.'):
-            official[k[len('neck.'):]] = v
-    official['relative_position_index'] = torch.zeros(16, 16, dtype=torch.long)
-    sd, layout = conv.convert({'model': official})
-    assert layout == 'official-pixel'
-    assert set(sd) == set(ours)
-    for k in ours:
-        torch.testing.assert_close(sd[k], ours[k])
-    # the CLI writes a checkpoint that the detection wrapper loads without missing keys
-    src, dst = tmp_path / 'official.pth', tmp_path / 'hvt.pth'
-    import argparse
-    torch.save({'model': official, 'args': argparse.Namespace(model='itpn_base_dec512d8b')}, src)
-    from toolkit import run_tool
-    # official files pickle an argparse.Namespace: refused unless the user trusts the file
-    out = run_tool('model_converters/itpn2hvt.py', src, dst, timeout=300, check=False)
-    assert '--trust-pickle' in out and not dst.exists()
-    out = run_tool('model_converters/itpn2hvt.py', src, dst, '--trust-pickle', timeout=300)
-    assert 'official-pixel' in out
-    seg = iTPNSeg(TINY, img_size=64, fpn_dim=32, fpn_depth=2, rpe=False)
-    assert seg.load_itpn_checkpoint(str(dst)) == []
-
-    # official fine-tuning layout -> ImageClassifier keys
-    cls = MODELS.build(classifier_cfg(TINY, 64, img_size=64))
-    cls_sd = cls.state_dict()
-    official_ft = {k[len('backbone.'):]: v for k, v in cls_sd.items() if k.startswith('backbone.')}
-    official_ft['head.weight'] = cls_sd['head.fc.weight']
-    official_ft['head.bias'] = cls_sd['head.fc.bias']
-    sd, layout = conv.convert(official_ft)
-    assert layout == 'official-finetune'
-    assert set(sd) == set(cls_sd)
-    cls.load_state_dict(sd, strict=True)
-
-    # official CLIP layout: stage-3 mask token goes to the backbone, lm/aux heads to the neck
-    clip = {'blocks.0.norm2.weight': torch.ones(16), 'mask_token': torch.zeros(1, 1, 64),
-            'lm_head.weight': torch.zeros(24, 64), 'cls_pt_layers.0.attn.qkv.weight':
-            torch.zeros(192, 64), 'norm.weight': torch.ones(64), 'fpn_modules.0.norm2.weight':
-            torch.ones(32)}
-    sd, layout = conv.convert(clip)
-    assert layout == 'official-clip'
-    assert set(sd) == {'backbone.blocks.0.norm2.weight', 'backbone.mask_token',
-                       'neck.lm_head.weight', 'neck.cls_pt_layers.0.attn.qkv.weight',
-                       'neck.norm.weight', 'neck.fpn_modules.0.norm2.weight'}
-
     # mmpretrain layout: pos_embed and decoder names
     mmp = {'backbone.pos_embed': torch.zeros(1, 16, 64), 'neck.decoder_blocks.0.ln1.weight':
            torch.ones(32), 'neck.decoder_blocks.0.ffn.layers.0.0.weight': torch.zeros(128, 32),

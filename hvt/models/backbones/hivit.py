@@ -10,6 +10,7 @@ Checkpoint keys follow the official iTPN code: ``patch_embed.{proj,norm}``, the 
 (or ``blocks.{i}.attn.rel_pos_h`` / ``rel_pos_w`` with ``rpe='decomposed'``), ``fc_norm``
 (classification, ``out_type='avg_featmap'``).
 """
+import warnings
 from typing import Optional, Sequence
 
 import torch
@@ -38,6 +39,20 @@ def sincos_pos_embed_2d(dim: int, hp: int, wp: int) -> torch.Tensor:
     out_y = ys.reshape(-1, 1) * omega[None]
     emb = torch.cat([out_x.sin(), out_x.cos(), out_y.sin(), out_y.cos()], dim=1)
     return emb.float()[None]
+
+
+def resize_pos_table(table: torch.Tensor, grid) -> Optional[torch.Tensor]:
+    """Bicubically resize a square ``(1, n*n, C)`` position table to ``grid`` (``size=``
+    semantics, align_corners False); None if the table is not square."""
+    n_old = table.shape[1]
+    go = int(round(n_old ** .5))
+    if go * go != n_old:
+        return None
+    if (go, go) == tuple(grid):
+        return table
+    x = table.reshape(1, go, go, -1).permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=tuple(grid), mode='bicubic', align_corners=False)
+    return x.permute(0, 2, 3, 1).reshape(1, grid[0] * grid[1], -1).to(table.dtype)
 
 
 def random_masking(batch: int, num_patches: int, mask_ratio: float, device=None,
@@ -70,6 +85,19 @@ class HiViT(BaseModule):
         patch_size, inner_patches: 16 and 4 (stride-4 stem).
         stem_mlp_ratio, mlp_ratio: MLP ratios of stages 1-2 (3) and stage 3 (4).
         ape: absolute position embedding ``absolute_pos_embed`` (1, N, C) added at the stage-3 input.
+        pos_embed_interp: how ``absolute_pos_embed`` meets other input sizes.
+            ``'resize'`` (default; classification and pre-training): the table lives on the
+            ``img_size`` grid and is bicubically resized to the actual grid (``size=`` semantics,
+            align_corners False) when the two differ; checkpoints with another grid are resized
+            once at load. ``'per-forward'`` (the official iTPN detection / segmentation code): the
+            table stays on the ``pretrain_img_size`` grid (14x14 for 224, as in the pre-trained
+            file) and every forward at another grid interpolates it bicubically with
+            ``scale_factor=((hp + 0.1) / 14, (wp + 0.1) / 14)`` (align_corners False, the scale
+            factor used as given, i.e. source coordinate ``(i + 0.5) * 14 / (hp + 0.1) - 0.5``),
+            which is what ``F.interpolate`` does in the official ``interpolate_pos_encoding``.
+            The trained parameter is then the 14x14 table itself. See docs/design/itpn.md.
+        pretrain_img_size: image size of the position table with ``pos_embed_interp='per-forward'``
+            (224 -> 14x14); ignored with ``'resize'``.
         ape_init: ``'trunc_normal'`` (CLIP / fine-tuning) or ``'sincos'`` (pixel pre-training).
         ape_trainable: official code keeps it trainable; mmpretrain freezes the sin-cos one.
         rpe: stage-3 relative positions. ``True`` / ``'table'``: per-block relative position bias
@@ -107,7 +135,8 @@ class HiViT(BaseModule):
                  attn_drop_rate=0., drop_path_rate=0., ape=True, ape_init='trunc_normal',
                  ape_trainable=True, rpe=False, patch_norm=True, layer_scale_init_value=0.,
                  use_mask_token=False, out_indices: Sequence[int] = (2, ), out_type='featmap',
-                 frozen_stages=-1, norm_eps=1e-6, with_cp=False, init_cfg=None):
+                 frozen_stages=-1, norm_eps=1e-6, with_cp=False, pos_embed_interp='resize',
+                 pretrain_img_size=224, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
             key = arch.lower()
@@ -147,6 +176,16 @@ class HiViT(BaseModule):
         self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.grid = (self.img_size[0] // patch_size, self.img_size[1] // patch_size)
         self.num_patches = self.grid[0] * self.grid[1]
+        if pos_embed_interp not in ('resize', 'per-forward'):
+            raise ValueError("HiViT: pos_embed_interp must be 'resize' or 'per-forward', got "
+                             f'{pos_embed_interp!r}')
+        self.pos_embed_interp = pos_embed_interp
+        if pos_embed_interp == 'per-forward':
+            pre = ((pretrain_img_size, pretrain_img_size) if isinstance(pretrain_img_size, int)
+                   else tuple(pretrain_img_size))
+            self.pos_embed_grid = (pre[0] // patch_size, pre[1] // patch_size)
+        else:
+            self.pos_embed_grid = self.grid
         rpe_modes = {False: None, None: None, True: 'table', 'table': 'table',
                      'decomposed': 'decomposed'}
         if not isinstance(rpe, (bool, str, type(None))) or rpe not in rpe_modes:
@@ -161,7 +200,8 @@ class HiViT(BaseModule):
         self.patch_embed = HiViTPatchEmbed(patch_size, inner_patches, in_channels, C // 4,
                                            patch_norm, norm_eps)
         if ape:
-            self.absolute_pos_embed = nn.Parameter(torch.zeros(1, self.num_patches, C),
+            n_pos = self.pos_embed_grid[0] * self.pos_embed_grid[1]
+            self.absolute_pos_embed = nn.Parameter(torch.zeros(1, n_pos, C),
                                                    requires_grad=ape_trainable)
         else:
             self.absolute_pos_embed = None
@@ -209,7 +249,7 @@ class HiViT(BaseModule):
             with torch.no_grad():
                 if self.ape_init == 'sincos':
                     self.absolute_pos_embed.copy_(
-                        sincos_pos_embed_2d(self.embed_dims, *self.grid))
+                        sincos_pos_embed_2d(self.embed_dims, *self.pos_embed_grid))
                 else:
                     nn.init.trunc_normal_(self.absolute_pos_embed, std=.02)
         if self.mask_token is not None:
@@ -245,13 +285,41 @@ class HiViT(BaseModule):
         return {'absolute_pos_embed', 'mask_token'}
 
     def _pos_embed(self, hp, wp):
+        """``absolute_pos_embed`` for an ``hp x wp`` grid (see ``pos_embed_interp``)."""
         pe = self.absolute_pos_embed
-        if (hp, wp) == self.grid:
+        gh, gw = self.pos_embed_grid
+        if (hp, wp) == (gh, gw):
             return pe
-        gh, gw = self.grid
         pe = pe.reshape(1, gh, gw, -1).permute(0, 3, 1, 2)
-        pe = F.interpolate(pe, size=(hp, wp), mode='bicubic', align_corners=False)
+        if self.pos_embed_interp == 'per-forward':
+            # the official det/seg call: the scale factor (not the size) drives the sampling
+            pe = F.interpolate(pe, scale_factor=((hp + 0.1) / gh, (wp + 0.1) / gw),
+                               mode='bicubic', align_corners=False, recompute_scale_factor=False)
+            if pe.shape[-2:] != (hp, wp):
+                raise RuntimeError(f'HiViT: per-forward position interpolation gave '
+                                   f'{tuple(pe.shape[-2:])}, expected {(hp, wp)}')
+        else:
+            pe = F.interpolate(pe, size=(hp, wp), mode='bicubic', align_corners=False)
         return pe.permute(0, 2, 3, 1).reshape(1, hp * wp, -1)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # 'per-forward' models only: a square ``absolute_pos_embed`` of another grid (e.g. the
+        # 32x32 table of a segmentation checkpoint written with pos_embed_interp='resize') is
+        # resized to this model's table grid, so whole-model checkpoints keep loading
+        key = prefix + 'absolute_pos_embed'
+        if (self.pos_embed_interp == 'per-forward' and self.absolute_pos_embed is not None
+                and key in state_dict):
+            v = state_dict[key]
+            if v.dim() == 3 and v.shape[1] != self.absolute_pos_embed.shape[1]:
+                resized = resize_pos_table(v, self.pos_embed_grid)
+                if resized is not None:
+                    warnings.warn(
+                        f'HiViT: {key} of {v.shape[1]} positions resized to the model table '
+                        f'{self.pos_embed_grid} (pos_embed_interp={self.pos_embed_interp!r}); '
+                        'to reproduce a checkpoint trained with another table, build the model '
+                        'with the pos_embed_interp / img_size it was trained with')
+                    state_dict[key] = resized
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _rpe_index(self, hp, wp, ids_keep):
         if (hp, wp) == self.grid:

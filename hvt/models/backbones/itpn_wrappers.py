@@ -25,7 +25,7 @@ from hvt.engine.pretrained import (DEFAULT_MAX_MISSING_RATIO, init_with_pretrain
                                    load_pretrained)
 from hvt.registry import MODELS
 
-from .hivit import HiViT
+from .hivit import HiViT, resize_pos_table
 
 PYRAMID_PREFIXES = ('align_dim_16tofpn.', 'align_dim_16to8.', 'align_dim_8to4.', 'split_16to8.',
                     'split_8to4.', 'block_16to8.', 'block_8to4.', 'fpn_modules.')
@@ -87,19 +87,20 @@ def checkpoint_fpn_depth(pyramid_state):
 
 
 def _resize_backbone_state(model, state):
-    """Bicubically resize ``absolute_pos_embed`` and rpe tables whose grid differs."""
+    """Bicubically resize ``absolute_pos_embed`` and rpe tables whose grid differs.
+
+    The position table goes to the model's table grid (``model.pos_embed_grid``): the input grid
+    with ``pos_embed_interp='resize'``, the pre-training 14x14 grid with ``'per-forward'`` (the
+    pre-trained table then loads unchanged and is interpolated on every forward instead).
+    """
     own = model.state_dict()
     for k, v in list(state.items()):
         if k not in own or own[k].shape == v.shape:
             continue
         if k == 'absolute_pos_embed':
-            n_old, n_new = v.shape[1], own[k].shape[1]
-            go, gn = int(round(n_old ** .5)), model.grid
-            if go * go != n_old or gn[0] * gn[1] != n_new:
-                continue
-            x = v.reshape(1, go, go, -1).permute(0, 3, 1, 2).float()
-            x = F.interpolate(x, size=gn, mode='bicubic', align_corners=False)
-            state[k] = x.permute(0, 2, 3, 1).reshape(1, n_new, -1).to(v.dtype)
+            resized = resize_pos_table(v, model.pos_embed_grid)
+            if resized is not None and resized.shape == own[k].shape:
+                state[k] = resized
         elif k.endswith('relative_position_bias_table'):
             heads = v.shape[1]
             so = int(round(v.shape[0] ** .5))
@@ -112,12 +113,21 @@ def _resize_backbone_state(model, state):
 
 
 class _iTPNDownstream(HiViT):
-    """HiViT + ``pyramid``; see the module docstring."""
+    """HiViT + ``pyramid``; see the module docstring.
+
+    Defaults follow the official iTPN detection / segmentation code rather than the
+    classification one: ``pos_embed_interp='per-forward'`` (the 14x14 pre-training position
+    table is the parameter, interpolated on every forward) and ``norm_eps=1e-5`` (PyTorch's
+    default LayerNorm, used there for every norm of the backbone and the pyramid).
+    """
 
     def __init__(self, arch='base', fpn_dim=256, fpn_depth=1, num_outs=5, **kwargs):
         kwargs.setdefault('out_indices', (0, 1, 2))
+        kwargs.setdefault('pos_embed_interp', 'per-forward')
+        kwargs.setdefault('norm_eps', 1e-5)
         super().__init__(arch=arch, **kwargs)
-        self.pyramid = iTPNPyramid(self.stage_channels, fpn_dim=fpn_dim, fpn_depth=fpn_depth)
+        self.pyramid = iTPNPyramid(self.stage_channels, fpn_dim=fpn_dim, fpn_depth=fpn_depth,
+                                   norm_eps=kwargs['norm_eps'])
         self.num_outs = num_outs
 
     def init_weights(self):

@@ -5,6 +5,7 @@ _base_ = ['../cascade-mask-rcnn_r50_fpn.py']
 model = dict(
     backbone=dict(
         _delete_=True, type='hvt.iTPNDet', arch='b', img_size=224, fpn_dim=256, fpn_depth=1,
-        num_outs=5, ape=True, rpe=False, drop_path_rate=0.2,
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/itpn_pixel_base_1600e.pth')),
+        num_outs=5, ape=True, pos_embed_interp='per-forward', norm_eps=1e-5,
+        rpe=False, drop_path_rate=0.2,
+        init_cfg=dict(type='Pretrained', checkpoint='official:itpn-b-pixel_pt')),
     neck=None)

@@ -1,16 +1,18 @@
 # Mask R-CNN with iTPN-B (spec itpn.md §2.6, official det/configs/itpn): the pre-trained pyramid
 # replaces FPN (neck=None). hvt.iTPNDet = HiViT-B (3+3+24 blocks, 512-d, absolute position
-# embedding at the 14x14 pre-training grid, bicubically resized; no rpe) + the iTPN pyramid
-# (fpn_dim 256, fpn_depth 1) giving five 256-channel maps at strides 4-64 (stride 32/64 are 2x2
-# average pools). Heads: RPN on strides 4-64; ConvFCBBoxHead 4conv1fc (SyncBN), decoded-box GIoU
-# loss (weight 10); FCN mask head.
+# embedding kept at the 14x14 pre-training grid and interpolated on every forward exactly as the
+# official det code does, pos_embed_interp='per-forward'; PyTorch-default LayerNorm eps 1e-5 as
+# there; no rpe) + the iTPN pyramid (fpn_dim 256, fpn_depth 1) giving five 256-channel maps at
+# strides 4-64 (stride 32/64 are 2x2 average pools). Heads: RPN on strides 4-64; ConvFCBBoxHead
+# 4conv1fc (SyncBN), decoded-box GIoU loss (weight 10); FCN mask head.
 # Pretrained: an iTPN pre-training checkpoint (backbone + pyramid are loaded, see iTPNDet).
 _base_ = ['../mask-rcnn_r50_fpn.py']
 model = dict(
     backbone=dict(
         _delete_=True, type='hvt.iTPNDet', arch='b', img_size=224, fpn_dim=256, fpn_depth=1,
-        num_outs=5, ape=True, rpe=False, drop_path_rate=0.05,
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/itpn_pixel_base_1600e.pth')),
+        num_outs=5, ape=True, pos_embed_interp='per-forward', norm_eps=1e-5,
+        rpe=False, drop_path_rate=0.05,
+        init_cfg=dict(type='Pretrained', checkpoint='official:itpn-b-pixel_pt')),
     neck=None,
     roi_head=dict(
         bbox_head=dict(
