@@ -26,6 +26,10 @@ setup(
     long_description=open(osp.join(HERE, 'README.md')).read() if osp.exists(osp.join(HERE, 'README.md')) else '',
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'demo')),
+    # hvt/.mim links the configs and the model index into the package (the OpenMMLab layout), so
+    # mmengine resolves `hvt::vitaev2/...py` from any folder; a wheel gets copies of the files
+    package_data={'hvt': ['.mim/model-index.yml', '.mim/configs/**/*.py',
+                          '.mim/configs/**/*.yml', '.mim/configs/**/*.md']},
     python_requires='>=3.8',
     install_requires=read_requirements('runtime.txt'),
     extras_require={

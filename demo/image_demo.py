@@ -13,6 +13,7 @@ The task (classification, detection / instance segmentation, semantic segmentati
 pose) comes from the config's default_scope. Pose without --bboxes uses the whole image as one box.
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
@@ -83,6 +84,7 @@ def summary(model, result, args):
 
 def main(argv=None):
     args = parse_args(argv)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)  # before the slow part
     model = init_model(args.config, args.checkpoint, device=args.device,
                        cfg_options=args.cfg_options)
     result = inference(model, args.image, bboxes=args.bboxes)

@@ -6,18 +6,23 @@
 # by name (`official:vitaev2-s_in1k`, fetched on first use; prefix='backbone.'); FPN and heads are new
 # (num_classes = len(classes)). Training: single-scale 1333x800 + flip (small datasets do not need
 # the DETR-style crops of the COCO recipe), the 1x COCO schedule and optimizer of the base config.
-_base_ = ['../vitaev2/mask-rcnn_vitaev2-s_fpn_1x_coco.py']
+_base_ = ['hvt::vitaev2/mask-rcnn_vitaev2-s_fpn_1x_coco.py']  # works from any folder (import hvt first)
 
 data_root = 'data/my_coco/'
 classes = ('cat', 'dog')
 palette = [(220, 20, 60), (0, 128, 255)]
 metainfo = dict(classes=classes, palette=palette)
 # the official ImageNet-1k ViTAEv2-S, fetched and converted on first use (docs/official_weights.md);
-# a local path works too (from scratch: --cfg-options model.backbone.init_cfg=None)
+# a local path works too, and None trains from scratch (then raise lr and the epochs)
 pretrained = 'official:vitaev2-s_in1k'
+# the schedule, stated once: the lr steps at 2/3 and 11/12 of it, as in COCO's 1x (8 and 11 of 12)
+max_epochs = 12
+warmup_iters = 500
 
+backbone_init = (dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')
+                 if pretrained else None)
 model = dict(
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    backbone=dict(init_cfg=backbone_init),
     roi_head=dict(bbox_head=dict(num_classes=len(classes)),
                   mask_head=dict(num_classes=len(classes))))
 
@@ -37,3 +42,10 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/val.json')
 test_evaluator = val_evaluator
+
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=warmup_iters),
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, gamma=0.1,
+         milestones=[max_epochs * 2 // 3, max_epochs * 11 // 12]),
+]
+train_cfg = dict(max_epochs=max_epochs)

@@ -7,20 +7,22 @@
 # Backbone: the official ImageNet-1k ViTAEv2-S by name (`official:vitaev2-s_in1k`, fetched on first
 # use; prefix='backbone.'); the heads are new (num_classes = len(classes)). Recipe: the base config's
 # AdamW / poly schedule, shortened to 20k iterations, 512x512 crops of a (1024, 512) resize.
-_base_ = ['../vitaev2/upernet_vitaev2-s_8xb2-160k_ade20k-512x512.py']
+_base_ = ['hvt::vitaev2/upernet_vitaev2-s_8xb2-160k_ade20k-512x512.py']  # from any folder (import hvt)
 
 data_root = 'data/my_seg'
 classes = ('background', 'road', 'building', 'vegetation', 'sky')
 palette = [(0, 0, 0), (128, 64, 128), (70, 70, 70), (107, 142, 35), (70, 130, 180)]
 metainfo = dict(classes=classes, palette=palette)
 # the official ImageNet-1k ViTAEv2-S, fetched and converted on first use (docs/official_weights.md);
-# a local path works too (from scratch: --cfg-options model.backbone.init_cfg=None)
+# a local path works too, and None trains from scratch (then raise lr and the epochs)
 pretrained = 'official:vitaev2-s_in1k'
 crop_size = (512, 512)
 
+backbone_init = (dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')
+                 if pretrained else None)
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    backbone=dict(init_cfg=backbone_init),
     decode_head=dict(num_classes=len(classes)),
     auxiliary_head=dict(num_classes=len(classes)))
 
@@ -49,10 +51,14 @@ val_dataloader = dict(
                  data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val')))
 test_dataloader = val_dataloader
 
+# the schedule, stated once: warm-up, poly decay, validation and checkpoints follow it
 max_iters = 20000
+warmup_iters = 1500
+eval_every = 2000
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=1500, end=max_iters),
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=warmup_iters),
+    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=warmup_iters,
+         end=max_iters),
 ]
-train_cfg = dict(max_iters=max_iters, val_interval=2000)
-default_hooks = dict(checkpoint=dict(interval=2000))
+train_cfg = dict(max_iters=max_iters, val_interval=eval_every)
+default_hooks = dict(checkpoint=dict(interval=eval_every))

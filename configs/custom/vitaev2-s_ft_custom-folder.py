@@ -7,18 +7,24 @@
 # converted file holds backbone.* and head.fc.*, and prefix='backbone.' takes only the backbone. The linear head
 # is new, with `num_classes` outputs. Recipe: AdamW lr 1e-4 (batch 32), wd 0.05, 1 warm-up epoch
 # then cosine, 30 epochs, label smoothing 0.1, no Mixup/CutMix/EMA.
-_base_ = ['../vitaev2/vitaev2-s_8xb128_in1k.py']
+_base_ = ['hvt::vitaev2/vitaev2-s_8xb128_in1k.py']  # `hvt::` works from any folder (import hvt first)
 
 data_root = 'data/my_cls'
 num_classes = 10  # the number of sub-folders of train/
 # the official ImageNet-1k ViTAEv2-S, fetched and converted on first use (docs/official_weights.md);
-# a local path works too (from scratch: --cfg-options model.backbone.init_cfg=None)
+# a local path works too, and None trains from scratch (then raise lr and the epochs)
 pretrained = 'official:vitaev2-s_in1k'
 img_size = 224
+# the schedule, stated once: the warm-up and the cosine decay below follow these two numbers
+max_epochs = 30
+warmup_epochs = 1
+lr = 1e-4  # a fine-tuning rate (batch 32): the pretrained features should move only a little
 
+backbone_init = (dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')
+                 if pretrained else None)
 model = dict(
     backbone=dict(drop_path_rate=0.1,
-                  init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+                  init_cfg=backbone_init),
     head=dict(num_classes=num_classes),
     train_cfg=None)  # no Mixup / CutMix
 data_preprocessor = dict(num_classes=num_classes)
@@ -48,13 +54,14 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_evaluator = val_evaluator
 
-optim_wrapper = dict(optimizer=dict(lr=1e-4, weight_decay=0.05), clip_grad=None)
+optim_wrapper = dict(optimizer=dict(lr=lr, weight_decay=0.05), clip_grad=None)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-2, by_epoch=True, begin=0, end=1,
+    dict(type='LinearLR', start_factor=1e-2, by_epoch=True, begin=0, end=warmup_epochs,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=1, end=30),
+    dict(type='CosineAnnealingLR', eta_min=lr * 1e-2, by_epoch=True, begin=warmup_epochs,
+         end=max_epochs),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=30, val_interval=1)
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
 auto_scale_lr = dict(base_batch_size=32)
 custom_hooks = []  # no EMA for a short fine-tune
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=2, save_best='auto'))
