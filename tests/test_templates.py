@@ -122,3 +122,36 @@ def test_image_demo_creates_its_output_folder_before_inference(tmp_path):
                           cwd=str(tmp_path))
     assert proc.returncode != 0 and 'missing.pth' in proc.stderr, proc.stderr[-2000:]
     assert out.parent.is_dir()
+
+
+@pytest.mark.parametrize('config,arch,key,expected', [
+    ('configs/custom/vitaev2-s_ft_custom-folder.py', 'b', 'head', 1024),
+    ('configs/vitaev2/td-hm_vitaev2-s_8xb64-210e_ap10k-256x256.py', '48m', 'head', 768),
+    ('configs/vitaev2/mask-rcnn_vitaev2-s_fpn_1x_coco.py', '48m', 'neck', [96, 192, 384, 768]),
+    ('configs/vitaev2/upernet_vitaev2-s_8xb2-160k_ade20k-512x512.py', 'b', 'decode_head',
+     [128, 256, 512, 1024]),
+])
+def test_heads_follow_the_backbone_arch(config, arch, key, expected, capsys):
+    """Swapping model.backbone.arch alone is enough: the head's / neck's in_channels follow, and
+    the swapped model builds and runs."""
+    import torch
+    from mmengine.registry import DefaultScope, MODELS
+    from hvt.engine.cli import load_config
+    cfg = load_config(osp.join(ROOT, config), {'model.backbone.arch': arch})
+    assert cfg.model[key].in_channels == expected
+    assert f'[hvt] following model.backbone (arch={arch!r}): model.{key}.in_channels' in \
+        capsys.readouterr().out
+    if key == 'decode_head':
+        assert cfg.model.auxiliary_head.in_channels == expected[cfg.model.auxiliary_head.in_index]
+    if config.startswith('configs/custom'):  # the classifier really runs with the new width
+        cfg.model.backbone.init_cfg = None
+        with DefaultScope.overwrite_default_scope(cfg.default_scope):
+            model = MODELS.build(cfg.model).eval()
+        with torch.no_grad():
+            assert model(torch.randn(1, 3, 64, 64), mode='tensor').shape == (1, 10)
+    # as written, nothing moves; and a config can turn it off
+    load_config(osp.join(ROOT, config))
+    assert 'following' not in capsys.readouterr().out
+    cfg = load_config(osp.join(ROOT, config), {'model.backbone.arch': arch,
+                                                'follow_backbone_channels': False})
+    assert cfg.model[key].in_channels != expected

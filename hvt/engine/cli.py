@@ -34,7 +34,84 @@ def load_config(path: str, cfg_options=None) -> Config:
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    follow_backbone_channels(cfg)
     return cfg
+
+
+def backbone_channels(backbone_cfg) -> list:
+    """The channel count of each output of an HVT backbone config, read off a forward pass on the
+    ``meta`` device (no memory, no compute), so that it holds for any ``arch`` or arch dict."""
+    import copy
+
+    from mmengine.registry import MODELS
+    bb = copy.deepcopy(dict(backbone_cfg))
+    bb['init_cfg'] = None
+    size = bb.get('img_size', 224)
+    size = size if isinstance(size, int) else size[0]
+    with torch.device('meta'):
+        model = MODELS.build(bb).eval()
+        outs = model(torch.empty(1, 3, size, size))
+    outs = outs if isinstance(outs, (tuple, list)) else (outs, )
+    return [int(o.shape[1]) for o in outs]
+
+
+# (key of the model config, how it takes the backbone's channels: 'last' -> one int, 'all' ->
+# the list, 'index' -> the output its in_index names)
+CHANNEL_FOLLOWERS = (('head', 'last'), ('neck', 'all'), ('decode_head', 'all'),
+                     ('auxiliary_head', 'index'))
+# the necks and heads whose in_channels mean "the backbone's outputs" (others, such as iTPN's
+# pyramid or a transformer neck, keep what the config says)
+FOLLOWING_TYPES = ('LinearClsHead', 'StackedLinearClsHead', 'HeatmapHead', 'FPN', 'UPerHead',
+                   'FCNHead')
+
+
+def follow_backbone_channels(cfg: Config) -> None:
+    """Make the heads' ``in_channels`` follow ``model.backbone.arch``: swapping the variant
+    (``--cfg-options model.backbone.arch=b``) is enough, without looking up its widths. Applies to
+    HVT backbones feeding mmpretrain's linear heads (through global pooling), an FPN, UperNet's
+    heads or a heatmap head; each change is printed. ``follow_backbone_channels = False`` in a
+    config turns it off."""
+    model = cfg.get('model')
+    bb = model.get('backbone') if isinstance(model, dict) else None
+    if (not isinstance(bb, dict) or not str(bb.get('type', '')).startswith('hvt.')
+            or not cfg.get('follow_backbone_channels', True)):
+        return
+    wanted = [(key, how) for key, how in CHANNEL_FOLLOWERS
+              if isinstance(model.get(key), dict)
+              and str(model[key].get('type', '')).split('.')[-1] in FOLLOWING_TYPES
+              and 'in_channels' in model[key]]
+    if model.get('neck') not in (None, ) and ('head', 'last') in wanted:
+        neck = str(model.neck.get('type', '')) if isinstance(model.neck, dict) else ''
+        if neck.split('.')[-1] not in ('GlobalAveragePooling', ''):
+            wanted.remove(('head', 'last'))  # a neck that changes the width decides
+    if not wanted:
+        return
+    try:
+        channels = backbone_channels(bb)
+    except Exception:  # a backbone the meta device cannot run: keep the config as written
+        return
+    changed = []
+    for key, how in wanted:
+        part = model[key]
+        if how == 'last':
+            new = channels[-1]
+        elif how == 'all':
+            if not isinstance(part.in_channels, (list, tuple)) or \
+                    len(part.in_channels) != len(channels):
+                continue
+            new = list(channels)
+        else:
+            index = part.get('in_index', -1)
+            if not isinstance(index, int) or not -len(channels) <= index < len(channels):
+                continue
+            new = channels[index]
+        old = part.in_channels
+        if (list(old) if isinstance(old, (list, tuple)) else old) != new:
+            part.in_channels = new
+            changed.append(f'model.{key}.in_channels {old} -> {new}')
+    if changed:
+        print(f'[hvt] following model.backbone (arch={bb.get("arch")!r}): {"; ".join(changed)}',
+              flush=True)
 
 
 def setup_runtime(cfg: Config, args) -> Config:
