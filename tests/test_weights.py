@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import torch
 
-from toolkit import ROOT, cls_smoke_options, run_tool, seg_smoke_options
+from toolkit import ROOT, cls_smoke_options, pose_smoke_options, run_tool, seg_smoke_options
 
 from hvt.engine import weights  # noqa: E402
 
@@ -302,6 +302,58 @@ def test_downstream_config_initialises_from_an_official_name(server, cache, tmp_
     ckpt = work / 'iter_2.pth'
     out = run_tool('test.py', config, ckpt, '--cfg-options', *opts, env=env)
     assert re.search(r'mIoU: \d+\.\d+', out), out[-3000:]
+
+
+def official_ap10k_model():
+    """A ViTAEv2-S AP-10K SimpleBaseline in the official layout (mmpose 0.x: ``backbone.*`` with the
+    pose backbone's unused window tables, ``keypoint_head.*``), random weights. The key names are
+    the literal official lists of tests/official_keys.py; only the shapes come from HVT's model."""
+    import official_keys as ok
+    from test_official_keys import build_meta, vitaev2_dropped_shapes, vitaev2_s_backbone
+    shapes = {k: (tuple(v.shape), v.dtype) for k, v in
+              build_meta(weights.get_entry(AP10K_NAME).config).state_dict().items()}
+    names = ['backbone.' + k for k in vitaev2_s_backbone('pose')] + ok.MMPOSE0_TOPDOWN_HEAD
+    dropped = vitaev2_dropped_shapes(names)
+    gen = torch.Generator().manual_seed(0)
+    state = {}
+    for k in names:
+        target = 'head.' + k[len('keypoint_head.'):] if k.startswith('keypoint_head.') else k
+        shape, dtype = shapes.get(target) or (dropped[k], torch.float32)
+        if k.endswith(('num_batches_tracked', 'relative_position_index')):
+            state[k] = torch.zeros(shape, dtype=torch.long)
+        elif k.endswith('running_var'):
+            state[k] = torch.ones(shape)
+        else:
+            state[k] = torch.randn(shape, generator=gen) * 0.02
+    return {'meta': {'mmpose_version': '0.24.0'}, 'state_dict': state}
+
+
+AP10K_NAME = 'td-hm_vitaev2-s_8xb64-210e_ap10k-256x256'
+
+
+def test_fetch_convert_and_test_an_official_downstream_model(server, cache, tmp_path, tiny_data):
+    """The official AP-10K model (whole mmpose 0.x checkpoint) through the whole chain: download,
+    conversion to mmpose 1.x keys, tools/test.py with official:NAME."""
+    entry = weights.get_entry(AP10K_NAME)
+    official = official_ap10k_model()
+    path = server.put(entry, save_bytes(official))
+    env = {'HVT_CACHE': str(cache), weights.MIRROR_ENV: server.url}
+    out = run_tool('misc/fetch_weights.py', AP10K_NAME, env=env)
+    assert server.hits[path] == 1
+    assert re.search(r'should reproduce: .*AP 71\.8', out), out
+    conv = torch.load(weights.converted_path(entry), map_location='cpu',
+                      weights_only=True)['state_dict']
+    torch.testing.assert_close(conv['head.final_layer.weight'],
+                               official['state_dict']['keypoint_head.final_layer.weight'])
+    torch.testing.assert_close(conv['backbone.' + PRM_KEY],
+                               official['state_dict']['backbone.' + PRM_KEY])
+    work = tmp_path / 'pose'
+    opts = pose_smoke_options(tiny_data, work, entry.config)
+    out = run_tool('test.py', entry.config, f'official:{AP10K_NAME}', '--cfg-options', *opts,
+                   env=env)
+    assert f'Load checkpoint from {weights.converted_path(entry)}' in out, out[-3000:]
+    assert re.search(r'coco/AP: -?\d+\.\d+', out), out[-3000:]
+    assert server.hits[path] == 1
 
 
 def test_only_rank_0_downloads(server, cache, tmp_path, official_vitaev2_s):

@@ -403,10 +403,11 @@ def convert(entry: Entry, src: str, form: Optional[str] = None, log=print) -> st
             _finish_part(tmp, dst)
         return dst
     args = entry.forms[form] if form else entry.converter_args
-    cmd = [sys.executable, converter_path(entry.converter), src, dst, *args]
+    cmd = [sys.executable, converter_path(entry.converter), osp.abspath(src), osp.abspath(dst),
+           *args]
     log(f'[fetch_weights] {entry.name}: converting: {" ".join(cmd[1:])}')
     os.makedirs(osp.dirname(dst), exist_ok=True)
-    proc = subprocess.run(cmd, capture_output=True, text=True,
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,  # args name configs/
                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(
                               [ROOT, os.environ.get('PYTHONPATH', '')])))
     if proc.returncode != 0 or not osp.isfile(dst):
