@@ -56,6 +56,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
+import hvt  # noqa: E402,F401  (before any config: hvt:: bases, e.g. the custom templates)
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Benchmark throughput and peak memory')
@@ -191,6 +193,8 @@ def load_cfg(path, options):
             print(f'[bench] warning: custom import {mod!r} failed: {e}', file=sys.stderr)
     if options:
         cfg.merge_from_dict(options)
+    from hvt.engine.cli import follow_backbone_channels
+    follow_backbone_channels(cfg)  # a variant's arch brings its head width
     return cfg
 
 
@@ -344,8 +348,7 @@ def main(argv=None):
     entries = [Entry(osp.splitext(osp.basename(args.config))[0], main_cfg, args)]
     for tokens in args.variant:
         name, opts = _variant_options(tokens)
-        cfg = load_cfg(args.config, args.cfg_options)
-        cfg.merge_from_dict(opts)
+        cfg = load_cfg(args.config, dict(args.cfg_options or {}, **opts))
         entries.append(Entry(name, cfg, args))
     for path in args.compare:
         entries.append(Entry(osp.splitext(osp.basename(path))[0], load_cfg(path, {}), args))

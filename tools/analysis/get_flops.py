@@ -82,6 +82,7 @@ def _is_classifier(model):
 def load_model_cfg(config, cfg_options=None):
     """A config file, with ``--cfg-options`` style overrides merged in."""
     from mmengine.config import Config
+    import hvt  # noqa: F401  (hvt:: bases, e.g. the custom templates)
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
