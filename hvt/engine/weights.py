@@ -396,10 +396,15 @@ def convert(entry: Entry, src: str, form: Optional[str] = None, log=print) -> st
     """Convert the official file ``src`` for ``official:NAME[:FORM]``; returns the output path."""
     dst = converted_path(entry, form)
     if entry.converter is None:
-        if osp.abspath(src) != osp.abspath(dst):
+        if osp.abspath(src) != osp.abspath(dst):  # used as it is: a hard link, not a copy
             os.makedirs(osp.dirname(dst), exist_ok=True)
             tmp = dst + '.part'
-            shutil.copyfile(src, tmp)
+            if osp.lexists(tmp):  # left by an interrupted earlier call
+                os.remove(tmp)
+            try:
+                os.link(src, tmp)
+            except OSError:  # another file system, or no hard links there
+                shutil.copyfile(src, tmp)
             _finish_part(tmp, dst)
         return dst
     args = entry.forms[form] if form else entry.converter_args
