@@ -19,7 +19,7 @@ from hvt.engine.checkpoint_io import check_checkpoint_file  # noqa: E402
 from hvt.engine.weights import local_checkpoint  # noqa: E402
 from hvt.engine.fsdp import runner_class  # noqa: E402
 from hvt.engine.cli import (add_common_args, check_data_paths, enable_amp,  # noqa: E402
-                            enable_auto_scale_lr, finish_distributed, load_config,
+                            enable_auto_scale_lr, enable_compile, finish_distributed, load_config,
                             setup_runtime)
 
 
@@ -29,7 +29,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or (no value) from the latest one in the work dir')
-    parser.add_argument('--amp', action='store_true', help='mixed-precision training')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed-precision training: fp16 + dynamic loss scale on CUDA, '
+                        'bf16 autocast on the CPU')
+    parser.add_argument('--compile', action='store_true',
+                        help="torch.compile the model (mmengine's `compile=True`)")
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr to the actual total batch size')
     add_common_args(parser)
@@ -43,6 +47,8 @@ def main(argv=None):
     setup_runtime(cfg, args)
     if args.amp:
         enable_amp(cfg)
+    if args.compile:
+        enable_compile(cfg)
     if args.auto_scale_lr:
         enable_auto_scale_lr(cfg)
     if args.resume == 'auto':

@@ -199,19 +199,54 @@ def finish_distributed() -> None:
         dist.destroy_process_group()
 
 
-def enable_amp(cfg: Config) -> None:
-    """Switch the optimizer wrapper to mixed precision (``--amp``)."""
-    if not (torch.cuda.is_available() or hasattr(torch, 'npu') or hasattr(torch, 'mlu')):
-        raise RuntimeError(
-            '--amp needs a CUDA (or NPU/MLU) device: mmengine\'s AmpOptimWrapper does not run on '
-            'the CPU. Drop --amp on this machine.')
+def enable_amp(cfg: Config, device: str = None) -> None:
+    """Switch the optimizer wrapper to mixed precision (``--amp``).
+
+    On CUDA (or NPU/MLU): mmengine's ``AmpOptimWrapper``, fp16 autocast with a dynamic loss scale.
+    On the CPU: ``hvt.CPUAmpOptimWrapper``, bf16 autocast (``dtype='bfloat16'``), no loss scale
+    (bf16 has fp32's range). ``device`` defaults to what this machine has.
+    """
+    if device is None:
+        gpu = torch.cuda.is_available() or hasattr(torch, 'npu') or hasattr(torch, 'mlu')
+        device = 'cuda' if gpu else 'cpu'
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-    if wrapper == 'AmpOptimWrapper':
+    if wrapper in ('AmpOptimWrapper', 'CPUAmpOptimWrapper', 'hvt.CPUAmpOptimWrapper'):
         return
     if wrapper != 'OptimWrapper':
         raise ValueError(f'--amp only converts optim_wrapper type "OptimWrapper", not {wrapper!r}')
-    cfg.optim_wrapper.type = 'AmpOptimWrapper'
-    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if device == 'cpu':
+        import hvt.engine.amp  # noqa: F401  (registers the wrapper)
+        cfg.optim_wrapper.type = 'hvt.CPUAmpOptimWrapper'
+        cfg.optim_wrapper.dtype = 'bfloat16'
+    else:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def enable_compile(cfg: Config) -> None:
+    """``--compile``: mmengine's ``compile=True``, which ``torch.compile``\ s ``model.train_step``.
+
+    The optimizer step inside it stays eager (:func:`keep_optimizer_step_eager`).
+    """
+    cfg.compile = True
+    keep_optimizer_step_eager()
+
+
+def keep_optimizer_step_eager() -> None:
+    """Run ``OptimWrapper.update_params`` (backward call, optimizer step) outside dynamo.
+
+    Dynamo tracing the optimizer step of an mmengine wrapper fails on torch 2.14
+    (``InternalTorchDynamoError: 'UserDefinedDictVariable' object has no attribute 'items'``
+    in ``_set_capturable``, from the param groups). The step is a loop of small element-wise
+    updates that compiling gains little on; the model's forward (and, through AOTAutograd, its
+    backward) is still compiled. Applies to every wrapper that inherits ``update_params``
+    (``OptimWrapper``, ``AmpOptimWrapper``, ``hvt.CPUAmpOptimWrapper``).
+    """
+    from mmengine.optim import OptimWrapper
+    if not getattr(OptimWrapper.update_params, '_hvt_eager', False):
+        eager = torch._dynamo.disable(OptimWrapper.update_params)
+        eager._hvt_eager = True
+        OptimWrapper.update_params = eager
 
 
 def enable_auto_scale_lr(cfg: Config) -> None:

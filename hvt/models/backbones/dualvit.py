@@ -381,7 +381,8 @@ class DualViT(BaseModule):
 
 
 def _soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return torch.sum(-target * F.log_softmax(logits, dim=-1), dim=-1).mean()
+    # fp32 under mixed precision: a log-softmax over 1000 classes and its mean (mixed_precision.md)
+    return torch.sum(-target.float() * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
 
 
 if ClsHead is not None:

@@ -17,6 +17,7 @@ from torch import nn
 
 from hvt.engine.pretrained import init_with_pretrained
 from hvt.registry import MODELS
+from ..layers.chunk import cpu_tuned
 from ..layers.vitae_cells import NormalCell, ReductionCell, ViTAEBasicLayer
 from ..layers.weight_init import set_batchnorm_eval
 
@@ -231,8 +232,10 @@ class ViTAEv2(_ViTAEBase):
                              f'{self.total_stride}, got {H}x{W} '
                              "(pad them, e.g. mmdet's Pad size_divisor=32)")
         # NHWC input: every PRM/PCM convolution takes mkldnn's channels-last path and its output
-        # flattens to tokens without a copy (about 8% faster inference on CPU, same outputs)
-        x = x.contiguous(memory_format=torch.channels_last)
+        # flattens to tokens without a copy (about 8% faster inference on CPU, same outputs).
+        # A oneDNN choice: other devices keep the layout they were given.
+        if cpu_tuned(x):
+            x = x.contiguous(memory_format=torch.channels_last)
         outs = []
         hw = None
         for i, layer in enumerate(self.layers):

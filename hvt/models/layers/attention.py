@@ -38,7 +38,10 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     attn = (q * scale) @ k.transpose(-2, -1)
     if attn_bias is not None:
         attn = attn + attn_bias
-    attn = attn.softmax(dim=-1)
+    # a half-precision softmax in fp32 (as the fused kernels do): fp16 logits of long sequences
+    # lose the small probabilities (docs/design/mixed_precision.md); fp32 / fp64 unchanged
+    low = attn.dtype in (torch.float16, torch.bfloat16)
+    attn = attn.softmax(dim=-1, dtype=torch.float32 if low else None).to(v.dtype)
     if dropout_p > 0:
         attn = F.dropout(attn, p=dropout_p)
     return attn @ v

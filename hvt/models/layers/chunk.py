@@ -13,6 +13,11 @@ under :data:`CHUNK_BYTES`, and concatenates the results. It is only used where e
 depends on its own input row alone (per-token MLPs, per-image convolutions without batch
 statistics), so the result equals the one-piece result up to float rounding (tested in
 ``tests/test_layers.py``). Small inputs take the one-piece path unchanged.
+
+The pieces are a CPU tuning (last-level cache, oneDNN kernels): tensors on any other device
+(CUDA, or ``meta`` in the tests) always run the layer as one call, e.g. one ``nn.Linear`` on all
+tokens or one fused attention on the whole batch, which is what a GPU kernel wants
+(``tests/test_device_paths.py``).
 """
 from typing import Callable
 
@@ -22,6 +27,14 @@ import torch
 # (two pieces of a tensor that already fits gain nothing). 0 turns splitting off everywhere
 # (the plain reference path, e.g. in a test or a benchmark).
 CHUNK_BYTES = 16 * 2**20
+
+
+def cpu_tuned(x: torch.Tensor) -> bool:
+    """Whether ``x`` takes the CPU-tuned paths (cache-sized pieces, channels-last for oneDNN).
+
+    Only CPU tensors do; on a GPU each of those choices would cost extra kernel launches or
+    layout copies for nothing."""
+    return x.device.type == 'cpu'
 
 
 def chunked(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, item_bytes: int,
@@ -37,7 +50,7 @@ def chunked(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, item_by
             slow path for a single channels-last image).
     """
     n = x.shape[dim]
-    if CHUNK_BYTES <= 0 or n * item_bytes <= 2 * CHUNK_BYTES:
+    if not cpu_tuned(x) or CHUNK_BYTES <= 0 or n * item_bytes <= 2 * CHUNK_BYTES:
         return fn(x)
     per = max(min_items, CHUNK_BYTES // max(item_bytes, 1))
     if per >= n:

@@ -9,7 +9,8 @@ from .chunk import chunked_tokens
 class Mlp(nn.Module):
     """``fc1 -> act -> drop -> fc2 -> drop`` on channel-last tokens (timm key names ``fc1``/``fc2``).
 
-    Many tokens are processed in cache-sized pieces (:func:`~hvt.models.layers.chunk.chunked`).
+    On the CPU, many tokens are processed in cache-sized pieces
+    (:func:`~hvt.models.layers.chunk.chunked`).
     """
 
     def __init__(self, in_features, hidden_features=None, out_features=None, act_layer=nn.GELU,

@@ -252,8 +252,9 @@ def window_attention(attn: nn.Module, x: torch.Tensor, hw: Tuple[int, int], wind
     larger than the window, the window shrinks to ``min(H, W)`` (the official construction-time
     rule, applied here at run time so that any resolution works).
 
-    Images are processed in cache-sized groups (:func:`~hvt.models.layers.chunk.chunked`; the
-    window partition, ``qkv`` and window reverse of a 56x56 map are tens of MiB at batch 16).
+    On the CPU, images are processed in cache-sized groups
+    (:func:`~hvt.models.layers.chunk.chunked`; the window partition, ``qkv`` and window reverse
+    of a 56x56 map are tens of MiB at batch 16); elsewhere all windows go to one attention call.
     """
     B, N, C = x.shape
     H, W = hw
