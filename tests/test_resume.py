@@ -57,11 +57,14 @@ def test_resume_continues_exactly_epoch_based(tiny_data, tmp_path):
     assert (part / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
     log_resumed = run_tool('train.py', CONFIG, '--resume', '--cfg-options',
                            *_opts(tiny_data, part, epochs=2))
-    assert 'resumed epoch: 1' in log_resumed.lower() or 'Resumed' in log_resumed or \
-        'resume' in log_resumed.lower()
+    # it restarted from epoch_1.pth (not from scratch) and trained epoch 2 only
+    iters_per_epoch = _load(part / 'epoch_1.pth')['meta']['iter']
+    assert f"Auto resumed from the latest checkpoint {part / 'epoch_1.pth'}." in log_resumed
+    assert f'resumed epoch: 1, iter: {iters_per_epoch}' in log_resumed
+    assert _epoch_losses(log_resumed, 1) == []
     _assert_same_state(_load(full / 'epoch_2.pth'), _load(part / 'epoch_2.pth'))
     losses_full, losses_resumed = _epoch_losses(log_full, 2), _epoch_losses(log_resumed, 2)
-    assert len(losses_full) > 0 and losses_full == losses_resumed
+    assert len(losses_resumed) == iters_per_epoch > 0 and losses_full == losses_resumed
 
 
 ITER_CONFIG = """

@@ -19,14 +19,21 @@ LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 def run_tool(script, *args, timeout=900, env=None, check=True):
-    """Run ``python tools/<script> *args`` from the repo root; return stdout + stderr as text."""
+    """Run ``python tools/<script> *args`` from the repo root; return stdout + stderr as text.
+
+    ``check``: True = the tool must succeed, ``'fail'`` = it must exit non-zero, False = either.
+    """
     cmd = [sys.executable, osp.join(ROOT, 'tools', script), *map(str, args)]
     full_env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='2')
     full_env.update(env or {})
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env=full_env)
     out = proc.stdout + proc.stderr
-    if check and proc.returncode != 0:
+    if check == 'fail':
+        if proc.returncode == 0:
+            raise AssertionError(f'{" ".join(cmd)} exited with 0, expected a failure:\n'
+                                 f'{out[-6000:]}')
+    elif check and proc.returncode != 0:
         raise AssertionError(f'{" ".join(cmd)} exited with {proc.returncode}:\n{out[-6000:]}')
     return out
 
@@ -34,6 +41,18 @@ def run_tool(script, *args, timeout=900, env=None, check=True):
 def logged_losses(text):
     """Every ``loss: <float>`` the mmengine logger printed, in order."""
     return [float(v) for v in re.findall(r'\bloss: ([0-9.]+(?:e[-+]?\d+)?)', text)]
+
+
+def logged_metric(pattern, text):
+    """The first value of ``pattern`` (with one ``(\\S+)`` group) in ``text``, checked: a number in
+    the range the tools print it in (COCO ``coco/...``: 0..1, else a percentage 0..100). NaN and
+    COCO's "no result" value -1 fail."""
+    found = re.search(pattern, text)
+    assert found, f'no {pattern} in the log:\n{text[-3000:]}'
+    value = float(found.group(1))
+    high = 1 if pattern.startswith('coco/') else 100
+    assert 0 <= value <= high, f'{pattern}: {found.group(1)} is not in [0, {high}]'
+    return value
 
 
 def config_path(config):

@@ -9,7 +9,7 @@ import os.path as osp
 import torch
 from mmengine.config import Config, DictAction
 
-from .data_check import check_dataset_images
+from .data_check import check_datasets
 from .fsdp import setup_cpu_fsdp
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
@@ -300,6 +300,7 @@ def check_data_paths(cfg: Config, loaders=('train_dataloader', 'val_dataloader',
     The error names the config key and the path, e.g. ``train_dataloader.dataset.data_root:
     'data/coco/' does not exist``, and says how to point it elsewhere.
     """
+    to_check = []
     for loader in loaders:
         if not isinstance(cfg.get(loader), dict):
             continue
@@ -316,4 +317,5 @@ def check_data_paths(cfg: Config, loaders=('train_dataloader', 'val_dataloader',
                     raise FileNotFoundError(
                         f'{key}.ann_file: annotation file {path!r} does not exist')
             if cfg.get('check_image_files', True):
-                check_dataset_images(key, ds)
+                to_check.append((key, ds))
+    check_datasets(to_check)  # images (rank 0 in a distributed run)
