@@ -60,11 +60,12 @@ def _paper(entry, name):
 
 
 def _random_checkpoint(config, scope, path):
-    from mmengine.registry import init_default_scope
+    from mmengine.registry import MODELS, DefaultScope
     import hvt.models  # noqa: F401
-    init_default_scope(scope)
-    from mmengine.registry import MODELS
-    model = MODELS.build(Config.fromfile(config).model)
+    # a module-scoped fixture calls this: the per-test scope isolation does not cover it, so the
+    # scope must not outlive the build
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(Config.fromfile(config).model)
     torch.save({'state_dict': model.state_dict()}, path)
 
 

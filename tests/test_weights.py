@@ -110,8 +110,10 @@ def official_vitaev2_s():
     from mmengine.config import Config
     from mmpretrain.registry import MODELS
     import hvt.models  # noqa: F401
+    from mmengine.registry import DefaultScope
     torch.manual_seed(0)
-    classifier = MODELS.build(Config.fromfile(osp.join(ROOT, CLS_CONFIG)).model)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        classifier = MODELS.build(Config.fromfile(osp.join(ROOT, CLS_CONFIG)).model)
     sd = {k[len('backbone.'):]: v.clone() for k, v in classifier.state_dict().items()
           if k.startswith('backbone.')}
     sd['head.weight'] = torch.randn_like(classifier.head.fc.weight)
