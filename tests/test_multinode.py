@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from hvt.engine import register_safe_globals
@@ -93,3 +94,30 @@ def test_slurm_train_srun_command_line(tmp_path):
         'python3', '-u', os.path.join(ROOT, 'tools', 'train.py'), config, '--work-dir=work_dirs/x',
         '--launcher=slurm', '--amp', '--cfg-options', 'a=1']
     assert pythonpath.startswith(f'PYTHONPATH={ROOT}')
+
+
+@pytest.mark.parametrize('launcher,env', [
+    ('slurm', dict(SLURM_PROCID='3', SLURM_NTASKS='8', SLURM_LOCALID='1', PORT='29611')),
+    ('mpi', dict(OMPI_COMM_WORLD_RANK='3', OMPI_COMM_WORLD_SIZE='8',
+                 OMPI_COMM_WORLD_LOCAL_RANK='1', PORT='29611')),
+])
+def test_cpu_launcher_maps_the_scheduler_variables(launcher, env, monkeypatch):
+    """slurm / mpi ranks reach torch's env:// rendezvous (RANK, WORLD_SIZE, LOCAL_RANK, port)."""
+    import torch.distributed as dist
+    from mmengine.config import Config
+
+    from hvt.engine.cli import setup_cpu_distributed
+    for var in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_PORT', 'MASTER_ADDR'):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    seen = {}
+    monkeypatch.setattr(dist, 'is_initialized', lambda: False)
+    monkeypatch.setattr(dist, 'init_process_group', lambda **kw: seen.update(
+        {k: os.environ.get(k) for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_PORT',
+                                         'MASTER_ADDR')}, **kw))
+    cfg = Config(dict(model=dict()))
+    setup_cpu_distributed(cfg, launcher)
+    assert seen == dict(RANK='3', WORLD_SIZE='8', LOCAL_RANK='1', MASTER_PORT='29611',
+                        MASTER_ADDR='127.0.0.1', backend='gloo', init_method='env://')
+    assert cfg.model_wrapper_cfg['device_ids'] is None

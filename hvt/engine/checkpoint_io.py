@@ -70,15 +70,25 @@ def save_checkpoint_file(obj, path: str) -> None:
 
 
 def unwrap_state_dict(checkpoint, keys=('state_dict_ema', 'model_ema', 'state_dict', 'model',
-                                        'module'), strip_prefixes=('module.', )):
-    """Return ``(state_dict, key)``: the first of ``keys`` holding a dict, else the checkpoint."""
+                                        'module'), strip_prefixes=('module.', ),
+                      strict: bool = False):
+    """Return ``(state_dict, key)``: the first of ``keys`` holding a non-empty dict, else the
+    checkpoint itself (``key`` None), with ``strip_prefixes`` removed from the names.
+
+    The one unwrapper for every loader and converter. ``strict`` raises a ``KeyError`` that lists
+    the top-level keys when no key matches and the checkpoint is not itself a name -> tensor dict.
+    """
+    if not isinstance(checkpoint, dict):
+        raise TypeError(f'a checkpoint must be a dict, got {type(checkpoint).__name__}')
     used = None
     sd = checkpoint
-    if isinstance(checkpoint, dict):
-        for key in keys:
-            if isinstance(checkpoint.get(key), dict) and checkpoint[key]:
-                sd, used = checkpoint[key], key
-                break
+    for key in keys:
+        if isinstance(checkpoint.get(key), dict) and checkpoint[key]:
+            sd, used = checkpoint[key], key
+            break
+    if used is None and strict and not all(torch.is_tensor(v) for v in checkpoint.values()):
+        raise KeyError(f'no state dict found in the checkpoint; top-level keys: '
+                       f'{sorted(map(str, checkpoint))}; expected one of {list(keys)}')
     out = OrderedDict()
     for k, v in sd.items():
         for p in strip_prefixes:
