@@ -3,6 +3,7 @@
     python tools/test.py CONFIG CHECKPOINT
     python tools/test.py CONFIG official:NAME        # an official checkpoint, fetched on first use
     python tools/test.py CONFIG CHECKPOINT --out results.pkl --show-dir vis/
+    python tools/test.py CONFIG CHECKPOINT --check-images   # decode every test image first
     bash tools/dist_test.sh CONFIG CHECKPOINT 8
 """
 import argparse
@@ -18,6 +19,8 @@ from mmengine.runner import Runner  # noqa: E402
 from hvt.engine import atomic_write, register_safe_globals  # noqa: E402
 from hvt.engine.cli import (add_common_args, check_data_paths, enable_show_dir,  # noqa: E402
                             finish_distributed, load_config, setup_runtime)
+from hvt.engine.image_check import (image_failure_line, name_failing_images,  # noqa: E402
+                                    run_image_check, tool_hint)
 from hvt.engine.weights import local_checkpoint  # noqa: E402
 
 
@@ -27,6 +30,9 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file, or official:NAME (see tools/misc/fetch_weights.py --list)')
     parser.add_argument('--out', help='dump the raw predictions to this .pkl file')
     parser.add_argument('--show-dir', help='draw the predictions into this folder')
+    parser.add_argument('--check-images', action='store_true',
+                        help='before testing, decode every test image once (all CPUs) and list '
+                        'every corrupt file; exit 1 if there is one')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -40,12 +46,22 @@ def main(argv=None):
     setup_runtime(cfg, args)
     cfg.load_from = local_checkpoint(args.checkpoint)  # rank 0 fetches official:NAME
     check_data_paths(cfg, loaders=('test_dataloader', ))
+    if args.check_images and run_image_check(cfg, loaders=('test_dataloader', )):
+        sys.exit(1)
+    name_failing_images()  # a corrupt image is named in one last line
     if args.show_dir:
         enable_show_dir(cfg, args.show_dir)
     runner = Runner.from_cfg(cfg)
     if args.out:
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    except Exception as e:
+        line = image_failure_line(e, tool_hint('test.py', args.config))
+        if line is None:
+            raise
+        sys.stdout.flush()
+        raise SystemExit(line) from None  # the line, on stderr, exit code 1
     write_metrics(runner, metrics, args)
     finish_distributed()
 

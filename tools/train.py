@@ -3,6 +3,7 @@
     python tools/train.py configs/vitaev2/vitaev2-s_8xb128_in1k.py
     python tools/train.py CONFIG --work-dir work_dirs/run1 --cfg-options train_dataloader.batch_size=32
     python tools/train.py CONFIG --resume              # continue from work_dir/last_checkpoint
+    python tools/train.py CONFIG --check-images        # decode every image first, list the corrupt
     bash tools/dist_train.sh CONFIG 8                  # 8 processes on this node
 
 The task comes from the config's ``default_scope`` (mmpretrain, mmdet, mmseg, mmpose); the
@@ -18,6 +19,8 @@ from hvt.engine import register_safe_globals  # noqa: E402
 from hvt.engine.checkpoint_io import check_checkpoint_file  # noqa: E402
 from hvt.engine.weights import local_checkpoint  # noqa: E402
 from hvt.engine.fsdp import runner_class  # noqa: E402
+from hvt.engine.image_check import (image_failure_line, name_failing_images,  # noqa: E402
+                                    run_image_check, tool_hint)
 from hvt.engine.cli import (add_common_args, check_data_paths, enable_amp,  # noqa: E402
                             enable_auto_scale_lr, enable_compile, finish_distributed, load_config,
                             setup_runtime)
@@ -36,6 +39,9 @@ def parse_args(argv=None):
                         help="torch.compile the model (mmengine's `compile=True`)")
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr to the actual total batch size')
+    parser.add_argument('--check-images', action='store_true',
+                        help='before training, decode every image of every dataset once (all '
+                        'CPUs) and list every corrupt file; exit 1 if there is one')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -63,8 +69,18 @@ def main(argv=None):
     if cfg.get('load_from'):  # a path, or official:NAME (rank 0 fetches it)
         cfg.load_from = local_checkpoint(cfg.load_from)
     check_data_paths(cfg)
+    if args.check_images and run_image_check(cfg):
+        sys.exit(1)
+    name_failing_images()  # a corrupt image met in training is named in one last line
     runner = runner_class(cfg).from_cfg(cfg)  # FlexibleRunner for `strategy` configs (FSDP)
-    runner.train()
+    try:
+        runner.train()
+    except Exception as e:
+        line = image_failure_line(e, tool_hint('train.py', args.config))
+        if line is None:
+            raise
+        sys.stdout.flush()
+        raise SystemExit(line) from None  # the line, on stderr, exit code 1
     finish_distributed()
 
 

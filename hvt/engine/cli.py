@@ -9,7 +9,7 @@ import os.path as osp
 import torch
 from mmengine.config import Config, DictAction
 
-from .data_check import check_datasets
+from .data_check import check_datasets, folder_classes
 from .fsdp import setup_cpu_fsdp
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
@@ -164,17 +164,14 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     """
     import torch.distributed as dist
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
-    if launcher == 'slurm':
-        # map Slurm's variables onto the ones torch's env:// rendezvous reads
-        os.environ.setdefault('RANK', os.environ.get('SLURM_PROCID', '0'))
-        os.environ.setdefault('WORLD_SIZE', os.environ.get('SLURM_NTASKS', '1'))
-        os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
-        os.environ.setdefault('MASTER_PORT', os.environ.get('PORT', '29500'))
-        os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
-    elif launcher == 'mpi':
-        os.environ.setdefault('RANK', os.environ.get('OMPI_COMM_WORLD_RANK', '0'))
-        os.environ.setdefault('WORLD_SIZE', os.environ.get('OMPI_COMM_WORLD_SIZE', '1'))
-        os.environ.setdefault('LOCAL_RANK', os.environ.get('OMPI_COMM_WORLD_LOCAL_RANK', '0'))
+    # map the launcher's variables onto the ones torch's env:// rendezvous reads
+    sources = {'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID'),
+               'mpi': ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE',
+                       'OMPI_COMM_WORLD_LOCAL_RANK')}.get(launcher)
+    if sources:
+        for var, src, default in zip(('RANK', 'WORLD_SIZE', 'LOCAL_RANK'), sources,
+                                     ('0', '1', '0')):
+            os.environ.setdefault(var, os.environ.get(src, default))
         os.environ.setdefault('MASTER_PORT', os.environ.get('PORT', '29500'))
         os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
     if not dist.is_initialized():
@@ -224,7 +221,7 @@ def enable_amp(cfg: Config, device: str = None) -> None:
 
 
 def enable_compile(cfg: Config) -> None:
-    """``--compile``: mmengine's ``compile=True``, which ``torch.compile``\ s ``model.train_step``.
+    """``--compile``: mmengine's ``compile=True`` (``model.train_step`` under ``torch.compile``).
 
     The optimizer step inside it stays eager (:func:`keep_optimizer_step_eager`).
     """
@@ -294,12 +291,25 @@ def _datasets(cfg_dataset, key):
 
 def check_data_paths(cfg: Config, loaders=('train_dataloader', 'val_dataloader',
                                            'test_dataloader')) -> None:
-    """Fail before building anything if a dataset root or annotation file does not exist, or
-    an annotation refers to a missing image (:mod:`hvt.engine.data_check`).
+    """Fail before building anything if a dataset root or annotation file does not exist, an
+    annotation refers to a missing image or has a label outside the classes, or a folder split's
+    class folders differ from the training split's (:mod:`hvt.engine.data_check`).
 
     The error names the config key and the path, e.g. ``train_dataloader.dataset.data_root:
-    'data/coco/' does not exist``, and says how to point it elsewhere.
+    'data/coco/' does not exist``, and says how to point it elsewhere. Folder datasets of val /
+    test that name no classes get the training split's (``metainfo.classes``), checked against
+    their own folders: ``tools/test.py`` compares with ``train_dataloader`` too, where it exists.
     """
+    from .data_check import check_folder_classes
+    reference = None  # (key, folder, class folders) of the training split, if a folder dataset
+    if isinstance(cfg.get('train_dataloader'), dict):
+        for key, ds in _datasets(cfg.train_dataloader.get('dataset'), 'train_dataloader.dataset'):
+            found = folder_classes(ds)
+            if found is not None:
+                if 'train_dataloader' in loaders:
+                    check_folder_classes(key, ds)  # against the config's classes, if any
+                reference = (key, *found)
+                break
     to_check = []
     for loader in loaders:
         if not isinstance(cfg.get(loader), dict):
@@ -316,6 +326,11 @@ def check_data_paths(cfg: Config, loaders=('train_dataloader', 'val_dataloader',
                 if not osp.isfile(path):
                     raise FileNotFoundError(
                         f'{key}.ann_file: annotation file {path!r} does not exist')
+            if not key.startswith('train_dataloader'):
+                check_folder_classes(key, ds, reference)
             if cfg.get('check_image_files', True):
                 to_check.append((key, ds))
-    check_datasets(to_check)  # images (rank 0 in a distributed run)
+    head = cfg.get('model', {}).get('head') if isinstance(cfg.get('model'), dict) else None
+    num_classes = head.get('num_classes') if isinstance(head, dict) else None
+    # images and labels (rank 0 in a distributed run)
+    check_datasets(to_check, num_classes if isinstance(num_classes, int) else None)
