@@ -3,8 +3,9 @@
 # class that becomes one FSDP unit and turn on the backbone's activation checkpointing:
 #   strategy = dict(model_wrapper=dict(auto_wrap_policy=dict(layer_cls=['NormalCell'])))
 #   model = dict(backbone=dict(with_cp=True))
-# Checkpoints are full (rank 0 gathers them), so tools/test.py and load_from read them like any
-# other. See docs/reliability.md (FSDP).
+# Checkpoints are full (weights and optimizer state keyed by parameter name, written by rank 0),
+# so tools/test.py and load_from read them like any other, and --resume is exact and works with
+# any number of processes. See docs/reliability.md (FSDP).
 runner_type = 'FlexibleRunner'
 strategy = dict(
     type='hvt.FSDPStrategy',
