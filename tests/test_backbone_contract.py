@@ -55,7 +55,8 @@ SPECS = {
                              num_heads=[1, 1, 2, 2], mlp_ratios=[2, 2, 2, 2],
                              sr_ratios=[8, 4, 2, 1])),
               [(8, 4), (16, 8), (32, 16), (64, 32)], None),
-    'CECSWin': (dict(arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4],
+    # CSWin splits the heads of every stage but the last into two stripe branches: even counts
+    'CECSWin': (dict(arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[2, 2, 2, 4],
                                split_sizes=[1, 2, 4, 2])),
                 [(16, 4), (32, 8), (64, 16), (128, 32)], None),
     'HiViT': (dict(arch=_HIVIT, img_size=SIZE), [(16, 4), (32, 8), (64, 16)], None),
@@ -157,7 +158,16 @@ def test_out_type_means_the_same_everywhere(name):
 
 
 def _frozen_names(model):
-    return {n for n, p in model.named_parameters() if not p.requires_grad}
+    """Parameters without a gradient, less those the backbone declares it never trains
+    (``fixed_parameters``), which must indeed have none."""
+    fixed = tuple(type(model).fixed_parameters)
+    out = set()
+    for n, p in model.named_parameters():
+        if any(n == f or n.endswith('.' + f) for f in fixed):
+            assert not p.requires_grad, f'{n} is declared fixed but is trained'
+        elif not p.requires_grad:
+            out.add(n)
+    return out
 
 
 @pytest.mark.parametrize('name', BACKBONES)

@@ -1,4 +1,4 @@
-"""CETNet (shared/specs/cetnet.md): CE layers, LEWin, CETNet-T/S/B and CE applied to Swin, CvT,
+"""CETNet (docs/design/cetnet.md): CE layers, LEWin, CETNet-T/S/B and CE applied to Swin, CvT,
 PVT and CSWin (paper Table 7). Parameter counts build on the meta device."""
 import math
 import os.path as osp
@@ -157,7 +157,8 @@ def test_cetnet_params(arch, exact, printed, tol, dim):
 
 
 def test_cetnet_ablation_and_backbone_counts():
-    # Table 4 "Without LEAtten" and the backbone with four output norms (spec section 2)
+    # Table 4 "Without LEAtten" and the backbone with four output norms
+    # (docs/design/cetnet.md#cetnet-variants)
     assert n_params(build_classifier(dict(type='hvt.CETNet', arch='t', conv_proj=False),
                                      512)) == 23_194_916
     with torch.device('meta'):
@@ -165,14 +166,15 @@ def test_cetnet_ablation_and_backbone_counts():
     assert [n_params(bb[a]) for a in 'tsb'] == [22_742_972, 33_461_164, 75_041_922]
 
 
-# (type, arch, embed, GAP neck?, head width, exact count, spec's computed M, printed M)
+# (type, arch, embed, GAP neck?, head width, exact count, computed M, printed M)
 TABLE7 = [
     ('CECvT', '13', 'patch', False, 384, 19_997_480, 20.00, 20.0),
     ('CECvT', 'ce-13', 'conv', False, 384, 20_014_792, 20.01, 20.0),
     ('CEPVT', 's', 'patch', False, 512, 24_485_864, 24.49, 24.5),
     ('CEPVT', 'ce-s', 'conv', False, 512, 22_611_016, 22.61, 22.6),
     ('CESwin', 't', 'patch', True, 768, 28_288_354, 28.29, 28.3),
-    ('CESwin', 'ce-t', 'conv', True, 512, 23_194_916, 23.19, 23.4),  # spec A4 reading
+    # the reading of docs/design/cetnet.md#ce-swin-t-reading
+    ('CESwin', 'ce-t', 'conv', True, 512, 23_194_916, 23.19, 23.4),
     ('CESwin', 's', 'patch', True, 768, 49_606_258, 49.61, 50.0),
     ('CESwin', 'ce-s', 'conv', True, 768, 48_126_442, 48.13, 48.2),
     ('CESwin', 'b', 'patch', True, 1024, 87_768_224, 87.77, 88.0),
@@ -205,7 +207,8 @@ def test_table7_params(typ, arch, embed, gap, dim, exact, spec_m, printed_m):
 
 
 def gmacs(model, size=224):
-    """Multiply-adds of conv, linear and attention matmuls (the spec's convention), counted on
+    """Multiply-adds of conv, linear and attention matmuls
+    (docs/design/cetnet.md#flops-counting-convention), counted on
     the meta device."""
     from torch.utils.flop_counter import FlopCounterMode
     model = model.to('meta').eval()
@@ -219,13 +222,16 @@ def gmacs(model, size=224):
     (CETNet, dict(arch='t'), 224, 4.2945, 4.3, 0.03),
     (CETNet, dict(arch='s'), 224, 6.6979, 6.8, 0.03),
     (CETNet, dict(arch='b'), 224, 14.8638, 15.1, 0.03),
-    (CETNet, dict(arch='t'), 384, 12.73, 12.5, 0.03),  # window 7 at 384 (spec A3)
+    # window 7 at 384 (docs/design/cetnet.md#window-size-at-384)
+    (CETNet, dict(arch='t'), 384, 12.73, 12.5, 0.03),
     (CETNet, dict(arch='t', conv_proj=False), 224, 4.2805, 4.2, 0.03),
     (CESwin, dict(arch='ce-s'), 224, 8.80, 8.8, 0.03),
     (CESwin, dict(arch='ce-b'), 224, 15.53, 15.5, 0.03),
     (CEPVT, dict(arch='ce-s'), 224, 3.71, 3.7, 0.03),
-    (CECvT, dict(arch='ce-13'), 224, 4.77, 4.4, 0.1),  # spec A9: printed with another counter
-    (CECSWin, dict(arch='ce-t'), 224, 4.39, 4.2, 0.06),  # spec A9
+    # docs/design/cetnet.md#flops-counting-convention: printed with another counter
+    (CECvT, dict(arch='ce-13'), 224, 4.77, 4.4, 0.1),
+    # docs/design/cetnet.md#flops-counting-convention
+    (CECSWin, dict(arch='ce-t'), 224, 4.39, 4.2, 0.06),
 ])
 def test_flops(cls, kw, size, spec_g, printed_g, tol):
     with torch.device('meta'):
@@ -299,7 +305,7 @@ def test_ce_vit_forward_non_square(cls, kw, n_out):
 
 def test_cls_token_outputs_and_pos_embed_resize():
     model = CEPVT('ce-s').eval()
-    assert model.out_indices == (3, ) and model.stages[3].pos_embed.shape == (1, 50, 512)
+    assert model.out_indices == [3] and model.stages[3].pos_embed.shape == (1, 50, 512)
     with torch.no_grad():
         out, = model(torch.randn(2, 3, 64, 64))  # pos embeds resized from 224 grids
     assert out.shape == (2, 512)
@@ -337,7 +343,8 @@ def test_finite_grads_with_cp_and_drop_path():
 
 
 def test_frozen_stages_and_norm_eval():
-    model = CETNet(TINY, frozen_stages=1, norm_eval=True, out_indices=(0, 1, 2, 3))
+    # frozen_stages=2: the stem (stage 0's CE) and stages 0 and 1
+    model = CETNet(TINY, frozen_stages=2, norm_eval=True, out_indices=(0, 1, 2, 3))
     model.train()
     for i, stage in enumerate(model.stages):
         grads = {p.requires_grad for p in stage.parameters()}

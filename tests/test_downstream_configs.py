@@ -4,7 +4,7 @@
    pre-training configs are covered by the family test files) loads and its model builds under its
    default scope, on the meta device (no memory, no weights, milliseconds per model); every
    downstream config names its paper row (or says that there is none) in its header.
-2. Parameter counts of the dense models against the numbers in the specs.
+2. Parameter counts of the dense models against the numbers in docs/design.
 3. The dense backbones accept the non-square, multiple-of-32 inputs of the detection pipelines.
 4. Real runs: for every head type (Mask R-CNN, Cascade Mask R-CNN, RetinaNet, ATSS, GFL,
    Sparse R-CNN, DINO, UperNet, SimpleBaseline) one real config
@@ -106,7 +106,7 @@ def test_header_names_paper_row(path):
     with open(osp.join(ROOT, path)) as f:
         header = ''.join(line for line in f if line.startswith('#'))
     assert header.startswith('#'), f'{path} has no header comment'
-    has_row = re.search(r'Paper: .*(Table|Fig\.|§)', header, re.S) is not None
+    has_row = re.search(r'Paper: .*(Table|Fig\.|Sec\.)', header, re.S) is not None
     assert has_row or 'No paper row' in header, \
         f'{path}: the header must name the paper table/row and its number (or say "No paper row")'
     if has_row:
@@ -128,7 +128,7 @@ def test_config_builds(path):
 
 
 def _check_optimizer_recipe(path, cfg):
-    """AdamW/Adam from the spec, no weight decay on norms / position embeddings / rpe tables."""
+    """AdamW/Adam as in docs/design, no weight decay on norms / position embeddings / rpe tables."""
     opt = cfg.optim_wrapper.optimizer
     if cfg.default_scope == 'mmpose':
         assert opt.type == 'Adam' and opt.lr == 5e-4
@@ -139,7 +139,8 @@ def _check_optimizer_recipe(path, cfg):
     if ow.get('constructor') == 'hvt.LayerDecayOptimWrapperConstructor':
         assert 0.5 < ow.paramwise_cfg.layer_decay_rate < 1   # 1-D params / pos embeds: no decay
     elif 'dualvit' in path and ('_1x_' in path or 'sparse-rcnn' in path):
-        # the official Dual-ViT 1x and Sparse R-CNN configs have none (spec dualvit.md 3.1)
+        # the official Dual-ViT 1x and Sparse R-CNN configs have none
+        # (docs/design/dualvit.md#coco-detection-recipes)
         assert 'paramwise_cfg' not in ow
     else:
         keys = ow.paramwise_cfg.custom_keys
@@ -189,17 +190,19 @@ def _backbone_count(path, **backbone):
 
 
 def test_dense_parameter_counts_match_specs():
-    # Dual-ViT dense backbones (dualvit.md §2.9, exact)
+    # Dual-ViT dense backbones (docs/design/dualvit.md#dense-prediction-backbone, exact)
     m = _backbone_count('configs/dualvit/mask-rcnn_dualvit-s_fpn_1x_coco.py')
     assert _count(m.backbone) == 21_741_280
     m = _backbone_count('configs/dualvit/mask-rcnn_dualvit-b_fpn_1x_coco.py')
     assert _count(m.backbone) == 38_448_128
-    # ViTAEv2-S SimpleBaseline (vitae.md §3.3): backbone 18.84 M + head ~4.20 M ~ paper 23.1 M
+    # ViTAEv2-S SimpleBaseline (docs/design/vitae.md#downstream-model-sizes): backbone 18.84 M +
+    # head ~4.20 M ~ paper 23.1 M
     m = _backbone_count('configs/vitaev2/td-hm_vitaev2-s_8xb64-210e_ap10k-256x256.py')
     assert round(_count(m.backbone) / 1e6, 2) == 18.84
     assert round(_count(m.head) / 1e6, 1) == 4.2
     assert abs(_count(m) / 1e6 - 23.1) < 0.1
-    # CETNet (cetnet.md §4): full Mask R-CNN / UperNet totals computed in the spec
+    # CETNet (docs/design/cetnet.md#coco-recipe, docs/design/cetnet.md#ade20k-recipe): full Mask
+    # R-CNN / UperNet totals computed there
     for v, mrcnn, upernet in (('t', 42.9, 53.05), ('s', 53.6, 63.77), ('b', 95.3, 107.46)):
         m = _backbone_count(f'configs/cetnet/mask-rcnn_cetnet-{v}_fpn_1x_coco.py')
         assert abs(_count(m) / 1e6 - mrcnn) < 0.06, (v, _count(m))

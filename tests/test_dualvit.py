@@ -1,4 +1,4 @@
-"""Dual-ViT (spec shared/specs/dualvit.md): exact counts, both modes, semantic tokens, gradients,
+"""Dual-ViT (docs/design/dualvit.md): exact counts, both modes, semantic tokens, gradients,
 freezing, the official-checkpoint converter and a tiny tools/train.py run."""
 import importlib.util
 import math
@@ -50,7 +50,8 @@ def test_dense_param_counts(arch, expected):
     with torch.device('meta'):
         model = PRETRAIN_MODELS.build(dict(type='hvt.DualViT', arch=arch, mode='dense'))
     assert n_params(model) == expected
-    # the last block drops the semantic tokens before a plain pixel FFN (spec 2.9)
+    # the last block drops the semantic tokens before a plain pixel FFN
+    # (docs/design/dualvit.md#dense-prediction-backbone)
     last = model.block4[-1]
     assert last.pixel_only and not hasattr(last.mlp, 'fc_proxy')
     assert all(hasattr(b.mlp, 'fc_proxy') for b in model.block4[:-1])
@@ -103,7 +104,8 @@ def test_dense_forward_shapes_and_normalised_maps():
 
 
 def test_test_time_tiles():
-    """Spec 2.9 (official segmentation ``forward_test``): in eval mode an input larger than the
+    """docs/design/dualvit.md#test-time-tiling-in-segmentation (official segmentation
+    ``forward_test``): in eval mode an input larger than the
     tile is run whole, then tile by tile (last tile aligned to the image end), each tile's maps
     pasted over the whole-image maps; below the tile size and in training it is one plain pass."""
     torch.manual_seed(0)
@@ -272,8 +274,9 @@ def test_token_label_head_needs_label_maps():
 
 def test_frozen_stages_stay_frozen():
     torch.manual_seed(0)
+    # frozen_stages=2: the stem (patch_embed1 + semantic-token init) and stages 0 and 1
     model = PRETRAIN_MODELS.build(dict(type='hvt.DualViT', arch='s', mode='dense',
-                                       frozen_stages=1))
+                                       frozen_stages=2))
     model.init_weights()
     model.train()
     frozen = ['q', 'q_embed', 'kv', 'se', 'proxy_ln', 'patch_embed1', 'block1', 'norm1',
@@ -309,8 +312,9 @@ SPEC = dict(s=dict(stem=32, dims=[64, 128, 320, 448], depths=[3, 4, 6, 3]),
 
 
 def official_state_dict(arch='s', token_label=True, num_classes=1000, seed=0):
-    """Keys and shapes of the official classification checkpoint, written from the spec (sections
-    2.1-2.7 and 7), independently of the HVT modules; random values."""
+    """Keys and shapes of the official classification checkpoint, written from
+    docs/design/dualvit.md
+    (all block sections), independently of the HVT modules; random values."""
     a = SPEC[arch]
     h, C = a['stem'], a['dims']
     shapes = {}

@@ -1,4 +1,5 @@
-"""Fast-iTPN (spec itpn.md §1.3, §3): exact counts, official keys, layer equivalences with the
+"""Fast-iTPN (docs/design/itpn.md#fast-itpn-backbone, docs/fast_itpn.md): exact counts, official
+keys, layer equivalences with the
 official NCHW formulas, token migration and token gathering behaviour, the detection wrapper,
 the benchmark tool and a tiny fine-tuning run."""
 import json
@@ -27,7 +28,8 @@ def make(seed=0, **kw):
 @pytest.mark.parametrize('arch,expected', [('t', 24_219_976), ('s', 39_902_920),
                                            ('b', 84_825_192), ('l', 312_017_320)])
 def test_param_counts_exact(arch, expected):
-    """Backbone + fc_norm + 1000-class head at 224 (spec §1.3 / §5, code-derived integers)."""
+    """Backbone + fc_norm + 1000-class head at 224 (docs/design/itpn.md#fast-itpn-backbone,
+    docs/design/itpn.md#parameter-counts, code-derived integers)."""
     with torch.device('meta'):
         m = MODELS.build(dict(type='hvt.FastiTPN', arch=arch, out_type='avg_featmap'))
         head = torch.nn.Linear(m.embed_dims, 1000)
@@ -88,7 +90,7 @@ def test_layer_depth_numbering():
     assert m.get_layer_depth('backbone.blocks.3.reduction.weight', 'backbone.') == (4, 33)
     assert m.get_layer_depth('backbone.blocks.31.gamma_1', 'backbone.') == (32, 33)
     assert m.get_layer_depth('backbone.fc_norm.weight', 'backbone.') == (33, 33)
-    assert m.get_layer_depth('head.fc.weight', 'backbone.', mode='official') == (33, 33)
+    assert m.get_layer_depth('head.fc.weight', 'backbone.') == (33, 33)
 
 
 # -- shapes and layer equivalence with the official NCHW formulas ---------------------------------
@@ -263,7 +265,8 @@ def test_migration_matches_running_plain_blocks_on_shrinking_sets():
             r = m.drop_schedule[i]
             if not r:
                 continue
-            # the spec's rule: A = even, B = odd positions; score = max cosine of mean keys
+            # the [R] rule (docs/fast_itpn.md#token-migration): A = even, B = odd positions; score =
+            # max cosine of mean keys
             kk = F.normalize(k.mean(1), dim=-1)[0]
             score = (kk[0::2] @ kk[1::2].T).amax(-1)
             chosen = (score.topk(r).indices * 2)
@@ -416,7 +419,7 @@ def test_det_wrapper_outputs():
 
 def test_token_layout_api_for_pretraining():
     """``forward_tokens`` (used by hvt.iTPNPretrain) is the NCHW output in HiViT's token layout."""
-    from hvt.models.necks.itpn_pyramid import tokens_to_map
+    from hvt.models.layers.tokens import patch_tokens_to_map
     m = make(use_mask_token=True, out_indices=(0, 1, 2))
     img = torch.randn(2, 3, 64, 96)
     mask = torch.rand(2, 24) > 0.5
@@ -425,7 +428,7 @@ def test_token_layout_api_for_pretraining():
         maps = m(img, mask=mask)
     assert (u1.shape, u2.shape, u3.shape) == ((2, 24, 4, 4, 16), (2, 24, 2, 2, 32), (2, 24, 64))
     for u, ref in zip((u1, u2, u3), maps):
-        assert torch.equal(tokens_to_map(u, hp, wp), ref)
+        assert torch.equal(patch_tokens_to_map(u, hp, wp), ref)
     assert torch.equal(hidden[3], u3)
     with pytest.raises(ValueError, match='ids_keep'):
         m.forward_tokens(img, ids_keep=torch.zeros(2, 6, dtype=torch.long))

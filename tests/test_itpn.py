@@ -1,6 +1,7 @@
 """iTPN: HiViT backbone, the integrally pre-trained pyramid, pre-training, downstream wrappers.
 
-Numbers are from the spec (shared/specs/itpn.md §5): parameter counts are exact integers.
+Numbers are from the design notes (docs/design/itpn.md#parameter-counts): parameter counts are exact
+    integers.
 """
 import copy
 import re
@@ -15,7 +16,8 @@ import hvt.engine  # noqa: F401  (registers the layer-decay constructor)
 import hvt.models  # noqa: F401
 from hvt.models.backbones.hivit import HiViT, random_masking
 from hvt.models.backbones.itpn_wrappers import iTPNDet, iTPNSeg
-from hvt.models.necks.itpn_pyramid import iTPNPyramid, tokens_to_map
+from hvt.models.layers.itpn_pyramid import iTPNPyramid
+from hvt.models.layers.tokens import patch_tokens_to_map
 from hvt.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -74,7 +76,7 @@ def test_raw_depths_and_official_keys():
     b = meta_build(dict(type='hvt.HiViT', arch='b', rpe=True, out_type='avg_featmap'))
     assert b.depths == [3, 3, 24] and len(b.blocks) == 32
     keys = set(b.state_dict())
-    # merges at 3 and 7 for B (spec §2.7)
+    # merges at 3 and 7 for B (docs/design/itpn.md#official-checkpoint-keys)
     for k in ('patch_embed.proj.weight', 'patch_embed.norm.weight', 'absolute_pos_embed',
               'blocks.0.norm2.weight', 'blocks.0.mlp.fc1.weight', 'blocks.3.norm.weight',
               'blocks.3.reduction.weight', 'blocks.7.reduction.weight', 'blocks.8.norm1.weight',
@@ -105,7 +107,7 @@ def test_bad_arch_names_valid_ones():
 
 
 # ------------------------------------------------------------------------------------------------
-# shapes (spec §5) and masking
+# shapes (docs/design/itpn.md#parameter-counts) and masking
 # ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope='module')
 def itpn_b():
@@ -133,11 +135,11 @@ def test_itpn_b_shapes_224(itpn_b):
     assert o8.shape == (1, 196, 2, 2, 256)
     assert o16.shape == (1, 196, 1, 1, 256)
     # the same pyramid on NCHW maps gives the same numbers
-    maps = [tokens_to_map(u, 14, 14) for u in (u1, u2, u3)]
+    maps = [patch_tokens_to_map(u, 14, 14) for u in (u1, u2, u3)]
     assert [tuple(t.shape) for t in maps] == [(1, 128, 56, 56), (1, 256, 28, 28), (1, 512, 14, 14)]
     dense = p(maps)
     for tok, d in zip((o4, o8, o16), dense):
-        torch.testing.assert_close(tokens_to_map(tok, 14, 14), d, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(patch_tokens_to_map(tok, 14, 14), d, atol=1e-4, rtol=1e-4)
     # masked forward: 49 of 196 patches survive, at every stage
     ids_keep, mask, ids_restore = random_masking(1, 196, 0.75)
     assert ids_keep.shape == (1, 49) and int(mask.sum()) == 147
@@ -197,7 +199,8 @@ def test_with_cp_and_drop_path_grads():
 
 
 # ------------------------------------------------------------------------------------------------
-# ViTDet-style decomposed relative position (iTPN-L CLIP detection, spec §2.6 / A8)
+# ViTDet-style decomposed relative position (iTPN-L CLIP detection,
+# docs/design/itpn.md#relative-position-options)
 # ------------------------------------------------------------------------------------------------
 def _naive_decomposed_bias(q, rel_h, rel_w, h, w):
     """Element by element: q_(i,j) . Rh[i - k + h - 1] + q_(i,j) . Rw[j - l + w - 1]."""
@@ -428,7 +431,7 @@ def test_per_forward_table_loads_old_and_pretrained_checkpoints():
     old = iTPNSeg(TINY, img_size=512, fpn_dim=32, pos_embed_interp='resize')
     assert old.absolute_pos_embed.shape == (1, 1024, 64)
     new = iTPNSeg(TINY, img_size=512, fpn_dim=32)
-    assert new.load_itpn_checkpoint({'state_dict': {f'backbone.{k}': v for k, v in
+    assert new.load_pretrained({'state_dict': {f'backbone.{k}': v for k, v in
                                                     old.state_dict().items()}}) == []
     torch.testing.assert_close(new.state_dict()['blocks.5.attn.qkv.weight'],
                                old.state_dict()['blocks.5.attn.qkv.weight'])
@@ -443,7 +446,7 @@ def test_per_forward_table_loads_old_and_pretrained_checkpoints():
     det, seg = iTPNDet(TINY, fpn_dim=32), iTPNSeg(TINY, img_size=512, fpn_dim=32)
     for m in (det, seg):
         with pytest.warns(UserWarning, match='no pyramid weights'):
-            m.load_itpn_checkpoint(pre.state_dict(), max_missing_ratio=None)
+            m.load_pretrained(pre.state_dict(), max_missing_ratio=None)
         torch.testing.assert_close(m.absolute_pos_embed, pre.absolute_pos_embed)
 
 
@@ -466,7 +469,8 @@ def _tiny_pixel_model(mfm='visible', decoder_depth=1):
 def test_pixel_decoder_default_depth_8():
     neck = meta_build(dict(type='hvt.iTPNPixelNeck'))
     assert len(neck.decoder_blocks) == 8 and neck.decoder_pred.out_features == 768
-    # spec §2.3: official iTPN-B pixel model 108.39 M trainable + 0.10 M frozen decoder pos
+    # docs/design/itpn.md#pixel-pre-training: official iTPN-B pixel model 108.39 M trainable + 0.10
+    # M frozen decoder pos
     bb = meta_build(dict(type='hvt.HiViT', arch='b'))
     trainable = sum(p.numel() for m in (bb, neck) for p in m.parameters() if p.requires_grad)
     assert round(trainable / 1e6, 2) == 108.39
@@ -476,7 +480,8 @@ def test_pixel_decoder_default_depth_8():
 @pytest.mark.parametrize('arch,chans,heads,teacher_dim,expected_m', [
     ('b', (128, 256, 512), 8, 512, 88.74), ('l', (192, 384, 768), 12, 768, 307.45)])
 def test_clip_pretrain_student_size(arch, chans, heads, teacher_dim, expected_m):
-    # spec §2.4: official CLIP pre-training students (rpe, layer scale, stage-3 mask token,
+    # docs/design/itpn.md#clip-supervised-pre-training: official CLIP pre-training students (rpe,
+    # layer scale, stage-3 mask token,
     # fpn_depth 1, fusion + lm_head, 2-block aux branch + lm_cls_head)
     bb = meta_build(dict(type='hvt.HiViT', arch=arch, rpe=True, use_mask_token=True,
                          layer_scale_init_value=0.1))
@@ -496,7 +501,7 @@ def test_pretrain_checkpoint_loads_into_all_wrappers(tmp_path):
                   init_cfg=dict(type='Pretrained', checkpoint=str(ckpt)))
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        missing = seg.load_itpn_checkpoint(str(ckpt))
+        missing = seg.load_pretrained(str(ckpt))
     assert missing == []
     seg.init_weights()
     for k in pyr_keys:
@@ -509,7 +514,7 @@ def test_pretrain_checkpoint_loads_into_all_wrappers(tmp_path):
                   init_cfg=dict(type='Pretrained', checkpoint=str(ckpt)))
     with pytest.warns(UserWarning, match='fpn_depth=2 but the model has fpn_depth=1'):
         det.init_weights()
-    assert det.load_itpn_checkpoint(str(ckpt)) == []
+    assert det.load_pretrained(str(ckpt)) == []
     # classification: backbone.* through mmengine's Pretrained init with prefix
     cls = MODELS.build(dict(
         type='mmpretrain.ImageClassifier',
@@ -715,7 +720,7 @@ def test_configs_parse_and_match_recipe():
     assert fl.model.head.in_channels == 768 and fl.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.55
     assert fl.train_cfg.max_epochs == 50
     # the pre-training configs build (CLIP teacher swapped for a random ViT-B: no CLIP weights
-    # here) with the spec's student sizes (pixel: 108.39 M trainable + 0.10 M frozen decoder pos;
+    # here) with the derived student sizes (pixel: 108.39 M trainable + 0.10 M frozen decoder pos;
     # pixel L = backbone 287.37 + pyramid 5.08 + the same decoder, our count), and their
     # pipelines build
     from mmengine.registry import DefaultScope
@@ -782,9 +787,9 @@ log_processor = dict(window_size=1)
 
     # the checkpoint loads into the segmentation and detection wrappers with no missing key
     seg = iTPNSeg(TINY, img_size=64, fpn_dim=32, fpn_depth=2, rpe=False)
-    assert seg.load_itpn_checkpoint(str(ckpt)) == []
+    assert seg.load_pretrained(str(ckpt)) == []
     det = iTPNDet(TINY, img_size=64, fpn_dim=32, fpn_depth=2)
-    assert det.load_itpn_checkpoint(str(ckpt)) == []
+    assert det.load_pretrained(str(ckpt)) == []
     torch.testing.assert_close(det.state_dict()['pyramid.fpn_modules.2.mlp.fc2.weight'],
                                sd['neck.fpn_modules.2.mlp.fc2.weight'])
 

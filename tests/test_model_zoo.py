@@ -1,4 +1,4 @@
-"""The model-zoo check (issue 9): tools/analysis/model_zoo.py against the specs' counts, the README
+"""The model-zoo check (issue 9): tools/analysis/model_zoo.py against the official models' counts, the README
 table generated from the metafiles, and tools/analysis/get_flops.py."""
 import json
 import os.path as osp
@@ -39,7 +39,7 @@ def test_check_passes_fast_and_covers_every_family(zoo):
     rows = zoo['rows']
     failing = {r['name']: r['errors'] for r in rows if r['errors']}
     assert not failing, f'model_zoo.py --check failed:\n{zoo["out"][-3000:]}'
-    assert re.search(rf'{len(rows)} entries, \d+ checked against their spec, 0 failing', zoo['out'])
+    assert re.search(rf'{len(rows)} entries, \d+ checked against the official count, 0 failing', zoo['out'])
     # progress lines go to stderr, one per entry
     assert f'[{len(rows)}/{len(rows)}]' in zoo['out']
     _, entries = model_zoo.load_metafiles()
@@ -48,7 +48,7 @@ def test_check_passes_fast_and_covers_every_family(zoo):
     assert [r['name'] for r in rows] == [e['Name'] for e in entries if model_zoo.is_counted(e)]
     assert {r['collection'] for r in rows} == FAMILIES
     # every registered arch is in the zoo; all but four baselines outside the CETNet paper carry
-    # a spec count, and the exact ones were matched to the parameter
+    # an official count, and the exact ones were matched to the parameter
     assert 'registered archs built by no metafile entry' not in zoo['out']
     assert {r['name'] for r in rows if r['spec_params'] is None} == {
         'cvt-21_8xb128_in1k', 'pvt-t_8xb128_in1k', 'pvt-m_8xb128_in1k', 'pvt-l_8xb128_in1k'}
@@ -56,8 +56,8 @@ def test_check_passes_fast_and_covers_every_family(zoo):
     assert len(exact) >= 40 and all(r['params'] == r['spec_params'] for r in exact)
 
 
-def test_counts_are_the_spec_integers(zoo):
-    """A few rows straight from the specs, so the metafiles cannot drift from them unnoticed."""
+def test_counts_are_the_official_integers(zoo):
+    """A few rows straight from the official models' measured counts, so the metafiles cannot drift from them unnoticed."""
     by_name = {r['name']: r for r in zoo['rows']}
     for name, count in [('vitaev2-s_8xb128_in1k', 19_355_688), ('vitae-t_4xb128_in1k', 4_886_888),
                         ('vitae-h-p14_8xb128_in1k', 644_374_760),
@@ -67,7 +67,7 @@ def test_counts_are_the_spec_integers(zoo):
                         ('itpn-hivit-b-p16_pixel-pre_8xb128-coslr-100e_in1k', 78_557_992),
                         ('hivit-b-p16_in1k', 66_418_952), ('fast-itpn-l_8xb128_in1k', 312_017_320)]:
         assert by_name[name]['params'] == count, name
-    # spec-stated tolerances against the printed numbers: CETNet-T 1 %, ViTAEv2 0.15 M
+    # stated tolerances against the printed numbers: CETNet-T 1 %, ViTAEv2 0.15 M
     assert by_name['cetnet-t_8xb128_in1k']['paper_tol'] == pytest.approx(234_000)
     assert by_name['vitaev2-b_32xb32_in1k']['paper_tol'] == 150_000
     assert by_name['vitaev2-s_8xb64_in1k-384px']['resolution'] == 384
@@ -128,10 +128,10 @@ def test_check_fails_outside_tolerance_and_readme_rewrite(tmp_path, capsys):
         return code, capsys.readouterr().out
 
     code, out = run(count, 0)
-    assert code == 0 and '1 entries, 1 checked against their spec, 0 failing' in out
+    assert code == 0 and '1 entries, 1 checked against the official count, 0 failing' in out
     code, out = run(count + 1, 0)
     assert code == 1
-    assert f'FAIL tiny-cetnet: params {count:,} differ from the spec {count + 1:,} by -1' in out
+    assert f'FAIL tiny-cetnet: params {count:,} differ from the official count {count + 1:,} by -1' in out
     assert run(count + 1000, 1000)[0] == 0 and run(count + 1001, 1000)[0] == 1
     assert run(int(count * 1.009), '1%')[0] == 0 and run(int(count * 1.02), '1%')[0] == 1
     # --readme replaces only the block between the markers

@@ -1,4 +1,4 @@
-"""ViTAE and ViTAEv2 backbones, configs, converter and training (spec shared/specs/vitae.md)."""
+"""ViTAE and ViTAEv2 backbones, configs, converter and training (docs/design/vitae.md)."""
 import glob
 import math
 import os.path as osp
@@ -10,14 +10,16 @@ from mmengine.config import Config
 from torch import nn
 
 import hvt.models  # noqa: F401  (registers hvt.ViTAE / hvt.ViTAEv2)
-from hvt.models.backbones.vitae import ViTAE, add_relative_position_index
+from hvt.models.backbones.vitae import ViTAE
+from hvt.models.backbones.vitae_common import add_relative_position_index
 from hvt.models.backbones.vitaev2 import ViTAEv2
 from hvt.registry import MODELS
 from toolkit import ROOT, cls_smoke_options, logged_losses, run_tool
 
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS  # noqa: E402
 
-# spec §5.2 [code-measured]: params with the 1000-class head, frozen Performer params
+# docs/design/vitae.md#exact-parameter-counts-and-macs [code-measured]: params with the 1000-class
+# head, frozen Performer params
 V2_COUNTS = {'s': (19_355_688, 512), '48m': (48_674_632, 768), 'b': (89_693_352, 1024)}
 V1_COUNTS = {
     't': (4_886_888, 256, 4_096), '6m': (6_614_120, 256, 4_096), '13m': (10_834_728, 320, 4_096),
@@ -65,12 +67,14 @@ def test_vitae_exact_param_count(arch):
 def test_vitae_h_patch14_reading():
     with torch.device('meta'):
         m = MODELS.build(dict(type='hvt.ViTAE', arch='h', patch_size=14))
-    assert n_params(m) + head_params(1280) == 644_374_760  # spec §6.7 (paper's likely setting)
+    # docs/design/vitae.md#vitae-h-patch-size (paper's likely setting)
+    assert n_params(m) + head_params(1280) == 644_374_760
     assert m.layers[0].RC.pos_embed.shape == (1, 16 * 16 + 1, 1280)
 
 
 def test_vitaev2_per_stage_counts():
-    """spec §5.2 per-module table (RC params; params per NC) and BN/LN totals for S."""
+    """docs/design/vitae.md#exact-parameter-counts-and-macs per-module table (RC params; params per
+    NC) and BN/LN totals for S."""
     table = {
         's': [(176_256, 382_784), (244_800, 241_792), (709_632, 876_800),
               (2_795_520, 3_326_464)],
@@ -113,7 +117,8 @@ def _gmacs(backbone, channels, size):
     (lambda: ViTAE('b', out_type='avg_featmap'), 768, 224, 18.084),
 ])
 def test_macs_match_the_official_code(build, channels, size, gmacs):
-    """spec §5.2 [code-measured] GMACs (convs, linears, attention matmuls, Performer einsums),
+    """docs/design/vitae.md#exact-parameter-counts-and-macs [code-measured] GMACs (convs, linears,
+    attention matmuls, Performer einsums),
     counted on the meta device: a check of the whole forward computation, not only shapes."""
     with torch.device('meta'):
         m = build().eval()
@@ -121,7 +126,8 @@ def test_macs_match_the_official_code(build, channels, size, gmacs):
 
 
 def test_configs_build_the_exact_classifiers():
-    """Every config builds its mmpretrain classifier with the spec's exact count."""
+    """Every config builds its mmpretrain classifier with its exact count
+    (docs/design/vitae.md#exact-parameter-counts-and-macs)."""
     expected = {
         'vitaev2-s': V2_COUNTS['s'][0], 'vitaev2-48m': V2_COUNTS['48m'][0],
         'vitaev2-b': V2_COUNTS['b'][0], 'vitae-t': V1_COUNTS['t'][0],
@@ -181,7 +187,9 @@ def test_vitae_tiny_at_224_and_non_square():
     with torch.no_grad():
         x = torch.randn(2, 3, 64, 64)
         torch.testing.assert_close(pooled(x)[0], m(x)[-1].mean((2, 3)))  # official mean pooling
-    assert not hasattr(m, 'fc_norm')  # no final norm for the small models (spec §6.2)
+    # no final norm for the small models
+    # (docs/design/vitae.md#class-token-position-embedding-and-final-norm)
+    assert not hasattr(m, 'fc_norm')
 
 
 def test_vitae_patch_arch_class_token_and_fc_norm():
@@ -199,7 +207,8 @@ def test_vitae_patch_arch_class_token_and_fc_norm():
 
 
 def test_vitae_paper_class_token_variant():
-    """spec §6.2: the paper's class token + sinusoid PE + LN(class token) as an option."""
+    """docs/design/vitae.md#class-token-position-embedding-and-final-norm: the paper's class token +
+    sinusoid PE + LN(class token) as an option."""
     with torch.device('meta'):
         m = ViTAE('t', paper_cls_token=True)
     assert n_params(m) + head_params(256) == V1_COUNTS['t'][0] + 3 * 256
@@ -228,7 +237,7 @@ def test_out_indices():
     with torch.no_grad():
         outs = m(torch.randn(1, 3, 64, 64))
     assert [o.shape[1] for o in outs] == [32, 64]
-    assert ViTAEv2(TINY_V2).out_indices == (3, )
+    assert ViTAEv2(TINY_V2).out_indices == [3]
     with pytest.raises(ValueError, match='out_indices'):
         ViTAEv2(TINY_V2, out_indices=(4, ))
     with pytest.raises(ValueError, match='out_indices'):
@@ -240,7 +249,7 @@ def test_unknown_arch_lists_valid_names():
         ViTAEv2('xl')
     with pytest.raises(ValueError, match=r"unknown arch 'xl'.*'13m'"):
         ViTAE('xl')
-    with pytest.raises(ValueError, match='misses keys'):
+    with pytest.raises(ValueError, match='missing keys'):
         ViTAEv2(dict(embed_dims=[8] * 4))
     with pytest.raises(ValueError, match='one per stage'):
         ViTAEv2(dict(TINY_V2, depths=[1, 1, 1]))
@@ -315,7 +324,8 @@ def test_official_drop_path_slicing_quirk():
     with torch.device('meta'):
         official = rates(ViTAEv2('s', drop_path_rate=rate))
         cumulative = rates(ViTAEv2('s', drop_path_rate=rate, official_dpr_slicing=False))
-    # spec §2.5: stage slices [0:2], [2:4], [2:10], [8:10] of 14 values
+    # docs/design/vitae.md#stochastic-depth-slicing: stage slices [0:2], [2:4], [2:10], [8:10] of 14
+    # values
     assert official == pytest.approx(dpr[0:2] + dpr[2:4] + dpr[2:10] + dpr[8:10])
     assert cumulative == pytest.approx(dpr)
     assert max(official) < rate  # the last stage never reaches the maximum rate
@@ -336,7 +346,9 @@ def test_layer_depth_for_layer_decay():
 # ---------------------------------------------------------------------- official checkpoints
 def official_v2_shapes(embed, token, depths, rc_groups, nc_groups, mlp=4, windows=(1, 1, 0, 0),
                        dilations=((1, 2, 3, 4), (1, 2, 3), (1, 2), (1, 2)), kernels=(7, 3, 3, 3)):
-    """Official ViTAEv2 classification keys and shapes, written from spec §1.2 / §2 / §7."""
+    """Official ViTAEv2 classification keys and shapes, written from
+    docs/design/vitae.md#model-variants-and-hyper-parameters and
+    docs/design/vitae.md#official-checkpoint-keys."""
     sd = {}
 
     def conv(n, o, i, k, g=1):
@@ -479,7 +491,8 @@ def _float_count(sd):
 ])
 def test_converter_official_layout_loads_strictly(name, config, shapes, count, tmp_path, capsys):
     ema = random_state(shapes(), 0)
-    assert _float_count(ema) == count  # the spec-derived layout is the whole official model
+    # the layout of docs/design/vitae.md#official-checkpoint-keys is the whole official model
+    assert _float_count(ema) == count
     raw = random_state(shapes(), 1)
     src = tmp_path / 'official.pth'
     torch.save({'model': raw, 'state_dict_ema': ema, 'epoch': 309}, src)

@@ -1,4 +1,5 @@
-"""ViTAE / ViTAEv2 cells on their own (spec shared/specs/vitae.md §2, §5.2 per-module counts)."""
+"""ViTAE / ViTAEv2 cells on their own (docs/design/vitae.md; per-module counts:
+docs/design/vitae.md#exact-parameter-counts-and-macs)."""
 import math
 
 import pytest
@@ -67,7 +68,8 @@ def test_pcm_official_layouts(layout, convs, bns, tail_act):
 
 
 def test_pcm_counts_from_spec():
-    # ViTAEv2-S RC1 PCM (3->64, BN, 64->64, BN, 64->64): 75,904 (spec §5.2 hand-check)
+    # ViTAEv2-S RC1 PCM (3->64, BN, 64->64, BN, 64->64): 75,904
+    # (docs/design/vitae.md#exact-parameter-counts-and-macs hand-check)
     assert n_params(PCM(3, 64, 64, (2, 2, 1), 1, 'v2', rc=True)) == 75_904
     # kernel size 1 (MAE pre-training of ViTAE-B/L/H): 1x1 convs, no padding
     m = PCM(8, 32, 8, groups=2, layout='shallow', kernel_size=1)
@@ -117,7 +119,7 @@ def test_window_shrinks_to_small_maps():
 
 def test_window_attention_relative_position_bias_and_fused_path():
     torch.manual_seed(0)
-    m = WindowAttention(8, 8, num_heads=2, window_size=3, relative_pos=True).eval()
+    m = WindowAttention(8, 8, num_heads=2, window_size=3, use_rel_pos_bias=True).eval()
     assert m.rel_pos_bias.relative_position_bias_table.shape == (25, 2)
     assert 'rel_pos_bias.relative_position_index' not in m.state_dict()
     x = torch.randn(4, 9, 8)
@@ -162,7 +164,8 @@ def test_token_performer_matches_the_formula_and_is_frozen():
     y = (qp @ (kp.transpose(1, 2) @ v)) / (qp @ kp.sum(1, keepdim=True).transpose(1, 2) + 1e-8)
     ref = v + (y @ m.proj.weight.double().T + m.proj.bias.double())
     torch.testing.assert_close(m.attend(x), ref.float(), rtol=1e-4, atol=1e-5)
-    # hard-coded dropout 0.1 after proj and at the end of the FFN (spec §6.15)
+    # hard-coded dropout 0.1 after proj and at the end of the FFN
+    # (docs/design/vitae.md#performer-dropout-and-layernorm-eps)
     assert m.dp.p == 0.1 and isinstance(m.mlp[3], nn.Dropout) and m.mlp[3].p == 0.1
     multi = TokenPerformer(12, 8, num_heads=2)
     assert multi.w.shape == (2, 2, 4) and multi.attend(x).shape == (2, 6, 8)
@@ -213,7 +216,8 @@ def test_normal_cell_counts(dim, heads, ratio, groups, layout, attn, count):
 
 # ---------------------------------------------------------------------------------- RC forward
 def test_window_reduction_cell_composition():
-    """Window RC: no residual around attention, + PCM(f) of the raw input, + FFN (spec §2.3)."""
+    """Window RC: no residual around attention, + PCM(f) of the raw input, + FFN
+    (docs/design/vitae.md#reduction-cell-semantics)."""
     torch.manual_seed(0)
     rc = ReductionCell(3, 8, 16, 4, 7, (1, 2), num_heads=2, attn_type='window').eval()
     x = torch.randn(2, 3, 64, 96)

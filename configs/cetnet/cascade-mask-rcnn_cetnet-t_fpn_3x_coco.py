@@ -1,5 +1,6 @@
 # CETNet-T Cascade Mask R-CNN 3x, COCO val2017. No paper row: the CETNet paper reports only Mask
-# R-CNN (Table 2); added on the ViTAEv2 Cascade 3x recipe (spec vitae.md §3.2): DETR-style
+# R-CNN (Table 2); added on the ViTAEv2 Cascade 3x recipe (docs/design/vitae.md#downstream-recipes):
+# DETR-style
 # multi-scale + crop, AdamW lr 1e-4, weight decay 0.05 (none on norms / relative position tables),
 # 36 epochs, steps at 27 and 33, 500-iter warm-up, batch 16. Backbone drop path as for Mask R-CNN.
 _base_ = [

@@ -2,7 +2,8 @@
 # Printed: 20.0M / 4.4G / 82.1. This config builds 20,014,792 params (1000-class head).
 # type=hvt.CECvT, embed='conv' ('conv' = CETNet's CE stem and CEs, 'patch' = the model's own
 # token embeddings). Classification from the normed cls token of the last stage + linear head (official).
-# Recipe: the Swin ImageNet recipe of configs/cetnet (spec section 5; the paper trains each model
+# Recipe: the Swin ImageNet recipe of configs/cetnet (docs/design/cetnet.md#imagenet-recipe; the
+# paper trains each model
 # with its own scheme, which differs in details), drop path [0, 0, 0.1] per stage (CvT-13's own).
 _base_ = [
     '../_base_/models/image-classifier.py',

@@ -2,7 +2,8 @@
 # Printed: 48.2M / 8.8G / 83.6. This config builds 48,126,442 params (1000-class head).
 # type=hvt.CESwin, embed='conv' ('conv' = CETNet's CE stem and CEs, 'patch' = the model's own
 # token embeddings). Classification from final LN + global average pooling + linear head.
-# Recipe: the Swin ImageNet recipe of configs/cetnet (spec section 5; the paper trains each model
+# Recipe: the Swin ImageNet recipe of configs/cetnet (docs/design/cetnet.md#imagenet-recipe; the
+# paper trains each model
 # with its own scheme, which differs in details), drop path 0.3 (the baseline's own value).
 _base_ = [
     '../_base_/models/image-classifier.py',

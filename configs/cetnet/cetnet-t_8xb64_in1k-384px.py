@@ -1,7 +1,8 @@
 # CETNet-T fine-tuned at 384x384 (paper Table 1: 24M / 12.5G / 84.2).
 # Paper: 30 epochs, lr 2e-5, batch 512 (8 x 64), no center crop at test. From Swin's 384 fine-tune
 # [assumption]: 5 warm-up epochs from 2e-8, cosine to 2e-7, weight decay 1e-8, same drop path.
-# Window stays 7 (padded) at 384 (spec A3), so the 224 checkpoint loads without interpolation:
+# Window stays 7 (padded) at 384 (docs/design/cetnet.md#window-size-at-384), so the 224 checkpoint
+# loads without interpolation:
 #   --cfg-options load_from=work_dirs/cetnet-t_8xb128_in1k/epoch_300.pth
 _base_ = [
     '../_base_/models/cetnet/cetnet-t.py',

@@ -1,5 +1,6 @@
 # CETNet-B Mask R-CNN 1x, COCO val2017. Paper: CETNet Table 2, "CETNet-B", 1x: APb 47.9 / APm 42.5 (94M params).
-# Same recipe as mask-rcnn_cetnet-t_fpn_1x_coco.py; backbone drop path 0.3 (spec assumption).
+# Same recipe as mask-rcnn_cetnet-t_fpn_1x_coco.py; backbone drop path 0.3 (HVT assumption,
+# docs/design/cetnet.md#coco-recipe).
 _base_ = ['./mask-rcnn_cetnet-t_fpn_1x_coco.py']
 model = dict(
     backbone=dict(arch='b', drop_path_rate=0.3,

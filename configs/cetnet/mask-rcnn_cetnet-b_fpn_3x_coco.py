@@ -1,5 +1,6 @@
 # CETNet-B Mask R-CNN 3x, COCO val2017. Paper: CETNet Table 2, "CETNet-B", 3x: APb 48.6 / APm 43.1.
-# Same recipe as mask-rcnn_cetnet-t_fpn_3x_coco.py; backbone drop path 0.3 (spec assumption).
+# Same recipe as mask-rcnn_cetnet-t_fpn_3x_coco.py; backbone drop path 0.3 (HVT assumption,
+# docs/design/cetnet.md#coco-recipe).
 _base_ = ['./mask-rcnn_cetnet-t_fpn_3x_coco.py']
 model = dict(
     backbone=dict(arch='b', drop_path_rate=0.3,

@@ -1,5 +1,6 @@
 # CETNet-S Mask R-CNN 1x, COCO val2017. Paper: CETNet Table 2, "CETNet-S", 1x: APb 46.6 / APm 41.6 (53M params).
-# Same recipe as mask-rcnn_cetnet-t_fpn_1x_coco.py; backbone drop path 0.2 (spec assumption).
+# Same recipe as mask-rcnn_cetnet-t_fpn_1x_coco.py; backbone drop path 0.2 (HVT assumption,
+# docs/design/cetnet.md#coco-recipe).
 _base_ = ['./mask-rcnn_cetnet-t_fpn_1x_coco.py']
 model = dict(
     backbone=dict(arch='s', drop_path_rate=0.2,

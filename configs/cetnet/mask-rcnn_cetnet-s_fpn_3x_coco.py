@@ -1,5 +1,6 @@
 # CETNet-S Mask R-CNN 3x, COCO val2017. Paper: CETNet Table 2, "CETNet-S", 3x: APb 48.6 / APm 43.0.
-# Same recipe as mask-rcnn_cetnet-t_fpn_3x_coco.py; backbone drop path 0.2 (spec assumption).
+# Same recipe as mask-rcnn_cetnet-t_fpn_3x_coco.py; backbone drop path 0.2 (HVT assumption,
+# docs/design/cetnet.md#coco-recipe).
 _base_ = ['./mask-rcnn_cetnet-t_fpn_3x_coco.py']
 model = dict(
     backbone=dict(arch='s', drop_path_rate=0.2,

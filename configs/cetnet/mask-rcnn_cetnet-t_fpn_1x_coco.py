@@ -1,7 +1,9 @@
 # CETNet-T Mask R-CNN 1x, COCO val2017. Paper: CETNet (ECCV 2022) Table 2, "CETNet-T", 1x:
 # APb 45.5 / APm 40.7 (43M params, 261G FLOPs).
-# Recipe (spec cetnet.md §4): DETR-style multi-scale + crop training for both schedules (the text
-# says multi-scale; spec A11), single-scale 1333x800 test; AdamW lr 1e-4, weight decay 0.05, none on
+# Recipe (docs/design/cetnet.md#coco-recipe): DETR-style multi-scale + crop training for both
+# schedules (the text
+# says multi-scale; docs/design/cetnet.md#coco-recipe), single-scale 1333x800 test; AdamW lr 1e-4,
+# weight decay 0.05, none on
 # norms / relative_position_bias_table; 12 epochs, steps at 8 and 11, 1000-iter linear warm-up
 # (mmdet Swin config, assumption); batch 16 (8 GPUs x 2).
 _base_ = [

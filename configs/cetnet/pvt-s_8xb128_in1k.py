@@ -2,7 +2,8 @@
 # Printed: 24.5M / 3.8G / 79.8. This config builds 24,485,864 params (1000-class head).
 # type=hvt.CEPVT, embed='patch' ('conv' = CETNet's CE stem and CEs, 'patch' = the model's own
 # token embeddings). Classification from the normed cls token of the last stage + linear head (official).
-# Recipe: the Swin ImageNet recipe of configs/cetnet (spec section 5; the paper trains each model
+# Recipe: the Swin ImageNet recipe of configs/cetnet (docs/design/cetnet.md#imagenet-recipe; the
+# paper trains each model
 # with its own scheme, which differs in details), drop path 0.1 (the baseline's own value).
 _base_ = [
     '../_base_/models/image-classifier.py',

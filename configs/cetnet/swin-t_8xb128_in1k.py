@@ -2,7 +2,8 @@
 # Printed: 28.3M / 4.5G / 81.3. This config builds 28,288,354 params (1000-class head).
 # type=hvt.CESwin, embed='patch' ('conv' = CETNet's CE stem and CEs, 'patch' = the model's own
 # token embeddings). Classification from final LN + global average pooling + linear head.
-# Recipe: the Swin ImageNet recipe of configs/cetnet (spec section 5; the paper trains each model
+# Recipe: the Swin ImageNet recipe of configs/cetnet (docs/design/cetnet.md#imagenet-recipe; the
+# paper trains each model
 # with its own scheme, which differs in details), drop path 0.2 (the baseline's own value).
 _base_ = [
     '../_base_/models/image-classifier.py',

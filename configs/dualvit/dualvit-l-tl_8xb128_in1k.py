@@ -11,7 +11,8 @@
 # (dualvit-l_8xb128_in1k.py), or set model.head.aux_loss_weight=0 to keep the TL architecture
 # (aux_head, MixToken) with the class loss only -- that is NOT the paper's recipe.
 #
-# Recipe differences to the plain config (spec 4.1): no Mixup/CutMix (MixToken on the stem map
+# Recipe differences to the plain config (docs/design/dualvit.md#imagenet-training-recipe): no
+# Mixup/CutMix (MixToken on the stem map
 # instead, boxes on the 8x8-pixel-cell grid of the stem map), no repeated augmentation,
 # loss = 1.0 * class CE (label smoothing 0.1, target mixed by MixToken) + 0.5 * dense soft CE
 # (label smoothing 0.1); eval logits = cls + 0.5 * max over tokens of aux.

@@ -1,7 +1,8 @@
 # Dual-ViT-S, ImageNet-1k 224x224, trained WITHOUT token labeling.
 # Paper (Yao et al., "Dual Vision Transformer", Table 2): Dual-ViT-S 24.6M params (exact
 # 24,605,000), 4.8 GFLOPs (repo counter; 5.38 fvcore-style), top-1 83.4 / top-5 96.5.
-# Recipe: the official repo's DeiT-style path (classification/main.py, spec 4.1): AdamW lr 1e-3 at
+# Recipe: the official repo's DeiT-style path (classification/main.py,
+# docs/design/dualvit.md#imagenet-training-recipe): AdamW lr 1e-3 at
 # batch 1024 (8 x 128), wd 0.05 with no decay on 1-D params, 5 warm-up epochs from 1e-6, cosine to
 # 1e-5 over 300 epochs + 10 cool-down epochs (310), drop path 0.15, no grad clipping, RandAugment
 # m9-mstd0.5, random erasing 0.25, Mixup 0.8 / CutMix 1.0 (switch 0.5), label smoothing 0.1,

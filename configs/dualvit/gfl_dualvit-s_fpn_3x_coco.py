@@ -1,6 +1,7 @@
 # Dual-ViT-S GFL 3x, COCO val2017. Paper: Dual-ViT Table 5, "GFL, Dual-ViT-S": APb 51.3
 # (AP50 70.1, AP75 55.7).
-# Recipe (spec dualvit.md §3.1): DETR-style multi-scale + crop training, single-scale 1333x800 test;
+# Recipe (docs/design/dualvit.md#coco-detection-recipes): DETR-style multi-scale + crop training,
+# single-scale 1333x800 test;
 # AdamW lr 1e-4, betas (0.9, 0.999), weight decay 0.05, no decay on keys containing 'norm';
 # 36 epochs, steps at 27 and 33, 500-iter warm-up; 8 GPUs x 2 images (fp16 in the official run).
 _base_ = [

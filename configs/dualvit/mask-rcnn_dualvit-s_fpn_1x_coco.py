@@ -1,6 +1,7 @@
 # Dual-ViT-S Mask R-CNN 1x, COCO val2017. Paper: Dual-ViT Table 4, "Dual-ViT-S", Mask R-CNN:
 # APb 46.5 / APm 42.2.
-# Recipe (spec dualvit.md §3.1, official mask_rcnn_dualvit_s_fpn_1x_coco): single-scale 1333x800;
+# Recipe (docs/design/dualvit.md#coco-detection-recipes, official mask_rcnn_dualvit_s_fpn_1x_coco):
+# single-scale 1333x800;
 # AdamW lr 2e-4, weight decay 1e-4 (no parameter-wise settings in the official config); 12 epochs,
 # steps at 8 and 11, 500-iter warm-up; 8 GPUs x 2 images (fp16 in the official run).
 _base_ = [

@@ -1,6 +1,7 @@
 # Dual-ViT-S Sparse R-CNN 3x (300 proposals), COCO val2017. Paper: Dual-ViT Table 5, "Sparse R-CNN,
 # Dual-ViT-S": APb 51.4 (AP50 70.9, AP75 56.2).
-# Recipe (spec dualvit.md §3.1; the official file is named sparse_rcnn_dualvit_b_..._3x but builds
+# Recipe (docs/design/dualvit.md#coco-detection-recipes; the official file is named
+# sparse_rcnn_dualvit_b_..._3x but builds
 # Dual-ViT-S): DETR-style multi-scale + crop training; 300 learned proposals, 6 stages; AdamW
 # lr 2.5e-5 / 1.4, weight decay 1e-4, gradient clipping max_norm 1; 36 epochs, steps at 27 and 33;
 # 8 GPUs x 1 image.

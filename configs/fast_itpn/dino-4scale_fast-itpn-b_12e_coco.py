@@ -1,8 +1,10 @@
 # Fast-iTPN-B DINO 4-scale 12 epochs, COCO val2017. Paper: Fast-iTPN (TPAMI 2024) Table VI,
 # "Fast-iTPN-B, IN1K CLIP-L 1600e, DINO, 12 epochs": box AP 58.4 (no acceleration).
-# Recipe: no official config (spec A25). mmdet's DINO 12e recipe (DETR-style multi-scale + crop,
+# Recipe: no official config (docs/design/itpn.md#fast-itpn-downstream-configs). mmdet's DINO 12e
+# recipe (DETR-style multi-scale + crop,
 # AdamW lr 1e-4, gradient clipping 0.1, step at epoch 11, batch 16) with the iTPN COCO backbone
-# treatment (spec §4.3) instead of DINO's backbone lr x0.1: weight decay 0.05 and layer-wise lr
+# treatment (docs/design/itpn.md#coco-recipes) instead of DINO's backbone lr x0.1: weight decay 0.05
+# and layer-wise lr
 # decay 0.90 (Fast-iTPN numbering, merges counted), no decay on 1-D parameters / pos_embed.
 _base_ = [
     '../_base_/models/fast_itpn/dino-4scale_fast-itpn-b.py',

@@ -1,7 +1,8 @@
 # Fast-iTPN-T DINO 4-scale 12 epochs, COCO val2017. Paper: Fast-iTPN Table VI, "Fast-iTPN-T,
 # IN1K CLIP-L 1600e, DINO, 12 epochs": box AP 54.1 (no acceleration).
 # Same recipe as dino-4scale_fast-itpn-b_12e_coco.py; drop path 0.1 and layer decay 0.9 (the
-# fine-tuning drop path of spec §4.2; iTPN's dense-task layer decay for the size).
+# fine-tuning drop path of docs/design/itpn.md#imagenet-fine-tuning-recipes; iTPN's dense-task layer
+# decay for the size).
 _base_ = ['./dino-4scale_fast-itpn-b_12e_coco.py']
 model = dict(backbone=dict(
     arch='t', drop_path_rate=0.1,

@@ -1,7 +1,9 @@
-# Fast-iTPN-B, ImageNet-1k fine-tuning at 224 (spec itpn.md §1.3, §4.2).
+# Fast-iTPN-B, ImageNet-1k fine-tuning at 224 (docs/design/itpn.md#fast-itpn-backbone,
+# docs/design/itpn.md#imagenet-fine-tuning-recipes).
 # Paper (Tian et al., Fast-iTPN, Table IV): 85.2 M params printed (code-derived, with head:
 # see tests/test_fast_itpn.py), top-1 87.4 after 1600-epoch CLIP-L-target pre-training.
-# Recipe [P §4.2 + official code]: AdamW lr 1e-4 at batch 1024, weight decay 0.05, 20 epochs with
+# Recipe [paper Sec. 4.2 + official code]: AdamW lr 1e-4 at batch 1024, weight decay 0.05, 20 epochs
+# with
 # 3 warm-up epochs from 1e-6, cosine to 1e-6, layer decay 0.90 (official numbering: the merges
 # count, not rescaled), drop path 0.1, Mixup 0.8 / CutMix 1.0, label smoothing 0.1, random erasing
 # 0.25, model EMA 0.9999.

@@ -1,4 +1,5 @@
-# Fast-iTPN-L, ImageNet-1k fine-tuning at 224 (spec itpn.md §1.3, §4.2).
+# Fast-iTPN-L, ImageNet-1k fine-tuning at 224 (docs/design/itpn.md#fast-itpn-backbone,
+# docs/design/itpn.md#imagenet-fine-tuning-recipes).
 # Paper (Tian et al., Fast-iTPN, Table IV): 312.3 M params printed (code-derived, with head:
 # see tests/test_fast_itpn.py), top-1 89.5 (abstract; IN-21K intermediate fine-tuning, 640 input)
 # after 1600-epoch CLIP-L-target pre-training.

@@ -1,4 +1,5 @@
-# Fast-iTPN-T, ImageNet-1k fine-tuning at 224 (spec itpn.md §1.3, §4.2).
+# Fast-iTPN-T, ImageNet-1k fine-tuning at 224 (docs/design/itpn.md#fast-itpn-backbone,
+# docs/design/itpn.md#imagenet-fine-tuning-recipes).
 # Paper (Tian et al., Fast-iTPN, Table IV): 24.2 M params printed (code-derived, with head:
 # see tests/test_fast_itpn.py), top-1 85.1 after 1600-epoch CLIP-L-target pre-training.
 # Recipe: the Fast-iTPN-B one (see its header) with the T backbone, 100 epochs with 5 warm-up

@@ -1,9 +1,12 @@
-# Fast-iTPN-B integral pre-training with CLIP-L/14 feature targets (spec itpn.md §1.3, §2.4,
-# §4.1 "Fast-iTPN"): like iTPN-CLIP but 1600 epochs, a CLIP-L/14 teacher for every size (196 px
+# Fast-iTPN-B integral pre-training with CLIP-L/14 feature targets
+# (docs/design/itpn.md#fast-itpn-backbone, docs/design/itpn.md#clip-supervised-pre-training,
+# docs/design/itpn.md#pre-training-recipes "Fast-iTPN"): like iTPN-CLIP but 1600 epochs, a CLIP-L/14
+# teacher for every size (196 px
 # teacher view, so its 14x14 tokens match the 196 student patches; 768-d targets, LN'ed) and the
-# cosine-similarity loss (paper §3.4). No official pre-training code exists; [R] choices: the
+# cosine-similarity loss (paper Sec. 3.4). No official pre-training code exists; [R] choices: the
 # BEiT block mask (75 of 196 patches) is applied at the patch embed with Fast-iTPN's per-patch
-# mask token (ConvPatchEmbed, spec A24); pyramid fpn_depth 1 (as iTPN-CLIP); no aux branch
+# mask token (ConvPatchEmbed, docs/design/itpn.md#clip-supervised-pre-training); pyramid fpn_depth 1
+# (as iTPN-CLIP); no aux branch
 # (the paper does not describe one for Fast-iTPN); drop path 0.1; loss on all tokens.
 # Teacher: OpenAI's CLIP ViT-L/14, official:clip-vit-l-14 (fetched on first use).
 _base_ = ['../itpn/itpn-clip-b_hivit-b-p16_64xb32-amp-coslr-800e_in1k.py']

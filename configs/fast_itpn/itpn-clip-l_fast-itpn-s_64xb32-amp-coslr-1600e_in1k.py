@@ -1,5 +1,7 @@
 # Fast-iTPN-S integral pre-training with CLIP-L/14 feature targets: the Fast-iTPN-B recipe
-# (see its header: spec itpn.md §1.3, §2.4, §4.1, the [R] choices, and where the CLIP-L/14 teacher
+# (see its header: docs/design/itpn.md#fast-itpn-backbone,
+# docs/design/itpn.md#clip-supervised-pre-training, docs/design/itpn.md#pre-training-recipes, the
+# [R] choices, and where the CLIP-L/14 teacher
 # weights go) with the S backbone and pyramid widths; drop path 0.1.
 _base_ = ['./itpn-clip-l_fast-itpn-b_64xb32-amp-coslr-1600e_in1k.py']
 

@@ -1,6 +1,7 @@
 # Fast-iTPN-B Mask R-CNN 1x with token migration 20%, COCO val2017. Paper: Fast-iTPN Fig. 5 /
-# §5.4.1, "Migration 20%": mAP 53.3 (+20% inference speed).
-# Same recipe as mask-rcnn_fast-itpn-b_1x_coco.py; token migration [R] (spec §3.1): 20% of each
+# Sec. 5.4.1, "Migration 20%": mAP 53.3 (+20% inference speed).
+# Same recipe as mask-rcnn_fast-itpn-b_1x_coco.py; token migration [R]
+# (docs/fast_itpn.md#token-migration): 20% of each
 # 14x14-token stage-3 window migrates out, spread over all 24 stage-3 layers; migrated tokens are
 # replenished before the pyramid. Attention stays global.
 _base_ = ['./mask-rcnn_fast-itpn-b_1x_coco.py']

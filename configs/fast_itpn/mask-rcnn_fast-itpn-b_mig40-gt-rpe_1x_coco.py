@@ -1,6 +1,6 @@
 # Fast-iTPN-B Mask R-CNN 1x with token migration (40%) and token gathering (+ RPE).
-# Paper: Fast-iTPN §5.4.1 / Fig. 5, "migration + gathering tokens (+ RPE)": about -0.5 mAP
-# (52.9) at +70% inference speed. No official code: the [R] design of spec §3 (docs/fast_itpn.md):
+# Paper: Fast-iTPN Sec. 5.4.1 / Fig. 5, "migration + gathering tokens (+ RPE)": about -0.5 mAP
+# (52.9) at +70% inference speed. No official code: the [R] design of docs/fast_itpn.md:
 # 14x14-token windows (ViTDet-style padding, padded keys masked), one gathering token per window
 # (mean-initialised, no new weights), window attention in every block except the ViTDet global
 # blocks 5, 11, 17, 23, relative position bias for window and token->gathering-token attention

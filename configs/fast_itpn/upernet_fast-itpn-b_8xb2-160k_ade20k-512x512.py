@@ -1,6 +1,7 @@
 # Fast-iTPN-B UperNet 160k, ADE20K val. Paper: Fast-iTPN Table VI, "Fast-iTPN-B, IN1K CLIP-L 1600e,
 # UPerNet": mIoU 55.8 (no acceleration).
-# Recipe: no official config; the iTPN ADE20K recipe (spec §4.4): 512x512 crops, AdamW lr 3e-5,
+# Recipe: no official config; the iTPN ADE20K recipe (docs/design/itpn.md#ade20k-recipe): 512x512
+# crops, AdamW lr 3e-5,
 # weight decay 0.05, layer decay 0.90 (Fast-iTPN numbering), 1500-iter warm-up from 1e-6 then poly
 # 1.0 to 0, 160k iterations, 8 GPUs x 2 images; drop path 0.1; sliding-window test 512 / 341.
 _base_ = [

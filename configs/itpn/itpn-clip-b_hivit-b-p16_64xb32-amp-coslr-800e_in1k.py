@@ -1,4 +1,5 @@
-# iTPN-B pre-trained with CLIP-B/16 features (spec itpn.md §2.4, §4.1):
+# iTPN-B pre-trained with CLIP-B/16 features (docs/design/itpn.md#clip-supervised-pre-training,
+# docs/design/itpn.md#pre-training-recipes):
 # BEiT block masking (75 of 196 patches, stage-3 mask token), rpe on, layer scale 0.1,
 # drop path 0.1, pyramid fpn_depth 1, fusion -> norm -> lm_head (512 = CLIP-B width) plus the aux
 # branch (2 blocks on the output of stage-3 block 18), smooth-L1 on all tokens, LN'ed targets.
@@ -20,7 +21,7 @@ model = dict(
         type='TwoNormDataPreprocessor',
         mean=(123.675, 116.28, 103.53),
         std=(58.395, 57.12, 57.375),
-        # teacher view: CLIP mean / std on 0-255 inputs (spec A23)
+        # teacher view: CLIP mean / std on 0-255 inputs (docs/design/itpn.md#clip-teachers)
         second_mean=(122.7709383, 116.7460125, 104.09373615),
         second_std=(68.5005327, 66.6321579, 70.32316305),
         to_rgb=True),

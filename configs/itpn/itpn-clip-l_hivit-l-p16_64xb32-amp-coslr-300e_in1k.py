@@ -1,4 +1,6 @@
-# iTPN-L pre-trained with CLIP-L/14 features (spec itpn.md §1.4, §2.4, §4.1): the CLIP-L/14
+# iTPN-L pre-trained with CLIP-L/14 features (docs/design/itpn.md#clip-teachers,
+# docs/design/itpn.md#clip-supervised-pre-training, docs/design/itpn.md#pre-training-recipes): the
+# CLIP-L/14
 # teacher sees a 196 px view so its 14x14 tokens match the 196 student patches; target width 768;
 # drop path 0.2; aux branch on the output of stage-3 block 30. 300 epochs.
 _base_ = ['./itpn-clip-b_hivit-b-p16_64xb32-amp-coslr-800e_in1k.py']

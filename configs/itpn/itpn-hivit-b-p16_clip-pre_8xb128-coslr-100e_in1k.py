@@ -1,4 +1,5 @@
-# ImageNet-1k fine-tuning of CLIP-pre-trained iTPN-B (official code values, spec itpn.md §4.2):
+# ImageNet-1k fine-tuning of CLIP-pre-trained iTPN-B (official code values,
+# docs/design/itpn.md#imagenet-fine-tuning-recipes):
 # lr 5e-4 at 1024, layer decay 0.60 rescaled, drop path 0.1, 20 warm-up epochs, layer scale 0.1.
 # Paper: 85.9 (300e) / 86.2 (800e) top-1.
 _base_ = ['./itpn-hivit-b-p16_pixel-pre_8xb128-coslr-100e_in1k.py']

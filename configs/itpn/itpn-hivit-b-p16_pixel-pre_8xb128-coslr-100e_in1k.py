@@ -1,4 +1,5 @@
-# ImageNet-1k fine-tuning of pixel-pre-trained iTPN-B (spec itpn.md §4.2, official code values):
+# ImageNet-1k fine-tuning of pixel-pre-trained iTPN-B
+# (docs/design/itpn.md#imagenet-fine-tuning-recipes, official code values):
 # 100 epochs, batch 1024 (8 x 128), AdamW base lr 4e-4 per 256 (1.6e-3), wd 0.05, betas (0.9, 0.999),
 # 5 warm-up epochs, cosine to 1e-6, layer decay 0.60 RESCALED as in the official code
 # (per-layer factor 0.60 ** (13 / 31); merges share the id of the block before them),

@@ -1,4 +1,5 @@
-# ImageNet-1k fine-tuning of pixel-pre-trained iTPN-L (spec itpn.md §4.2, official code values):
+# ImageNet-1k fine-tuning of pixel-pre-trained iTPN-L
+# (docs/design/itpn.md#imagenet-fine-tuning-recipes, official code values):
 # 50 epochs, base lr 1e-3 per 256 (4e-3 at 1024), layer decay 0.55 rescaled (0.55 ** (13 / 45)),
 # drop path 0.2, 5 warm-up epochs; 288,493,576 params. Paper: 86.3 (400e) / 86.7 (1600e) top-1.
 _base_ = ['./itpn-hivit-b-p16_pixel-pre_8xb128-coslr-100e_in1k.py']

@@ -1,5 +1,7 @@
 # iTPN-B pixel pre-training (MAE-style masking + integrally pre-trained pyramid + MFM).
-# Spec itpn.md §2.3, §2.5, §4.1: 224 input, 75% random masking (49 of 196 patches kept),
+# Recipe (docs/design/itpn.md#pixel-pre-training,
+# docs/design/itpn.md#masked-feature-modeling-with-an-ema-teacher,
+# docs/design/itpn.md#pre-training-recipes): 224 input, 75% random masking (49 of 196 patches kept),
 # normalised-pixel MSE on masked patches, decoder 512-d x 8 blocks (official; mmpretrain uses 6),
 # pyramid fpn_dim 256 / fpn_depth 2; multi-stage masked feature modeling with an EMA teacher
 # (lambda 0.3, momentum 0.996, [R] teacher on the visible patches: switch mfm.teacher_input).

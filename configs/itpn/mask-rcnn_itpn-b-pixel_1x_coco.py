@@ -1,7 +1,8 @@
 # iTPN-B (pixel pre-training, 1600 epochs) Mask R-CNN 1x, COCO val2017. Paper: iTPN (CVPR 2023 /
 # Fast-iTPN TPAMI) Table V, "iTPN HiViT-B, pixel, 1600e", MR 1x: APb 53.0 / APm 46.5 (CLIP-B
 # pre-training row: 53.2 / 46.6; Table VIII, 400e pixel, pyramid loaded: 52.1).
-# Recipe (spec itpn.md §4.3, official pixel_itpn_base_1x_ld090_dp005): DETR-style multi-scale +
+# Recipe (docs/design/itpn.md#coco-recipes, official pixel_itpn_base_1x_ld090_dp005): DETR-style
+# multi-scale +
 # crop training, single-scale test; AdamW lr 2e-4, betas (0.9, 0.999), weight decay 0.05 (none on
 # 1-D parameters, position embeddings, rpe tables) with layer-wise lr decay 0.90 (HiViT blocks
 # numbered as the official code: merges share the previous block's id); drop path 0.05;

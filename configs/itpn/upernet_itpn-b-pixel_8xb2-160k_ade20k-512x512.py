@@ -1,6 +1,7 @@
 # iTPN-B (pixel pre-training, 1600 epochs) UperNet 160k, ADE20K val. Paper: iTPN Table V,
 # "iTPN HiViT-B, pixel, 1600e": mIoU 53.5 (CLIP-B row: 54.7, with drop path 0.2 and layer scale 0.1).
-# Recipe (spec itpn.md §4.4, BEiT recipe): 512x512 crops; AdamW lr 3e-5, weight decay 0.05 (none on
+# Recipe (docs/design/itpn.md#ade20k-recipe, BEiT recipe): 512x512 crops; AdamW lr 3e-5, weight
+# decay 0.05 (none on
 # 1-D parameters / position embeddings / rpe tables), layer decay 0.90; 1500-iter linear warm-up
 # from 1e-6, then poly power 1.0 to 0; 160k iterations, 8 GPUs x 2 images (AMP officially);
 # drop path 0.1; single-scale sliding-window test (crop 512, stride 341).

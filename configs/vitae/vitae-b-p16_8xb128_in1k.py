@@ -1,7 +1,9 @@
 # ViTAE-B (patch 16), ImageNet-1k fine-tuning after MAE pre-training.
 # Paper row: Table 6 "ViTAE-B" 89M (code: 89,341,672 params) / 224 / 83.8 top-1 (MAE, IN-1k).
-# Spec vitae.md §4.2: 1600-epoch MAE pre-training with 1x1 PCM kernels, zero-padded to 3x3
-# (tools/model_converters/vitae2hvt.py --pad-pcm), then 100 fine-tuning epochs (§6.16) with
+# Recipe (docs/design/vitae.md#fine-tuning-of-the-scaled-up-models): 1600-epoch MAE pre-training
+# with 1x1 PCM kernels, zero-padded to 3x3
+# (tools/model_converters/vitae2hvt.py --pad-pcm), then 100 fine-tuning epochs
+# (docs/design/vitae.md#fine-tuning-of-the-scaled-up-models) with
 # BEiT-style layer-wise lr decay. The paper gives no other values; the rest is MAE's ViT-B
 # fine-tuning recipe (assumed): AdamW blr 5e-4 x 1024 / 256, wd 0.05, layer decay 0.65, drop
 # path 0.1, 5 warm-up epochs, cosine to 1e-6, RandAugment m9-mstd0.5-inc1, random erasing 0.25,

@@ -1,6 +1,7 @@
 # ViTAE-L (patch 16), ImageNet-1k fine-tuning after MAE pre-training.
 # Paper row: Table 6 "ViTAE-L" 311M (code: 311,724,008 params) / 224 / 86.0 top-1 (MAE, IN-1k).
-# Spec vitae.md §4.2 / §6.16: 50 fine-tuning epochs with layer-wise lr decay; other values from
+# Recipe (docs/design/vitae.md#fine-tuning-of-the-scaled-up-models): 50 fine-tuning epochs with
+# layer-wise lr decay; other values from
 # MAE's ViT-L recipe (assumed): blr 1e-3 x 1024 / 256, layer decay 0.75, drop path 0.2.
 # Activation checkpointing of every NC (with_cp) keeps the memory in check.
 _base_ = ['./vitae-b-p16_8xb128_in1k.py']

@@ -1,6 +1,7 @@
 # ViTAE-S fine-tuned at 384 from the 224 ImageNet-1k model.
 # Paper row: Table 2 "ViTAE-S↑384" 23.6M / 20.2 GFLOPs / 83.0 top-1.
-# The paper and the official repo give no 384 fine-tuning recipe (spec vitae.md §4.2, §6.20);
+# The paper and the official repo give no 384 fine-tuning recipe
+# (docs/design/vitae.md#no-384-fine-tuning-recipe);
 # this uses the common Swin/DeiT 384 fine-tune: 30 epochs, AdamW lr 2e-5 x batch / 512,
 # weight decay 1e-8, 5 linear warm-up epochs, cosine to 2e-7. The cells run at any size, so the
 # model is unchanged. Set `load_from` to the 224 checkpoint.

@@ -1,12 +1,15 @@
 # ViTAE-T, ImageNet-1k from scratch at 224.
 # Paper row: Table 2 "ViTAE-T" 4.8M (code: 4,886,888 params incl. 4,096 frozen Performer
 # features) / 1.5 GFLOPs / 75.3 top-1.
-# Recipe (spec vitae.md §4.1, ViTAE README + main.py defaults): 4 GPUs x 128 (total 512), AdamW
+# Recipe (docs/design/vitae.md#imagenet-training-recipe, ViTAE README + main.py defaults): 4 GPUs x
+# 128 (total 512), AdamW
 # lr 1e-3 at 512 (lr x batch / 512), wd 0.03, no decay on 1-D params; warm-up 10 epochs from
 # 1e-6, cosine to 1e-5 (per-epoch steps, as timm), 300 + 10 cool-down epochs; RandAugment
 # m9-mstd0.5-inc1, random erasing 0.25, Mixup 0.8 / CutMix 1.0, label smoothing 0.1; drop path
 # 0.1; EMA 0.99996; test resize 248 (crop_pct 0.9) + crop 224.
-# Architecture per the official code (spec §6.2-6.6): mean-pooled tokens, no class token, no
+# Architecture per the official code
+# (docs/design/vitae.md#where-the-paper-and-the-official-code-disagree): mean-pooled tokens, no
+# class token, no
 # position embedding, no final norm; RC3 is the PRM alone.
 _base_ = [
     '../_base_/models/image-classifier.py', '../_base_/datasets/imagenet_bs64_swin_224.py',

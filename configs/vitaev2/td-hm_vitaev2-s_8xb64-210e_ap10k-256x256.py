@@ -1,6 +1,7 @@
 # ViTAEv2-S SimpleBaseline on AP-10K (split 1), 256x256. Paper: ViTAEv2 Table 13, "ViTAEv2-S":
 # test AP 0.718 (AP50 0.939, AP75 0.786, AR 0.751; 23.1M params).
-# Recipe (spec vitae.md §3.2, official mmpose config): flip 0.5, half-body (8 joints, p 0.3),
+# Recipe (docs/design/vitae.md#downstream-recipes, official mmpose config): flip 0.5, half-body (8
+# joints, p 0.3),
 # scale factor 0.5 and rotation factor 40 (old mmpose: rotation N(0, 40) clipped to +-80 with p 0.6;
 # mmpose 1.x's nearest form: 80 x a standard normal truncated to +-1, p 0.6), no shift;
 # heatmaps 64x64 with sigma 2; Adam lr 5e-4, 500-iter warm-up, steps at 170 and 200, 210 epochs;

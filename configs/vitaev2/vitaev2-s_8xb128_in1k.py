@@ -1,6 +1,7 @@
 # ViTAEv2-S, ImageNet-1k from scratch at 224.
 # Paper row: Table 2 "ViTAEv2-S" 19.2M (code: 19,355,688 params) / 5.7 GFLOPs / 82.6 top-1.
-# Recipe (spec vitae.md §4.1: official main.py defaults + training_scripts/ViTAEv2_S.sh + logs):
+# Recipe (docs/design/vitae.md#imagenet-training-recipe: official main.py defaults +
+# training_scripts/ViTAEv2_S.sh + logs):
 #   AdamW lr 5e-4 x total_batch / 512 (= 1e-3 at 1024, 16x64 or 8x128), wd 0.05, no decay on 1-D
 #   params / cls_token / pos_embed; warm-up 10 epochs from 1e-6 and cosine to 1e-5 (per-epoch
 #   steps, as timm), 300 epochs + 10 cool-down epochs at 1e-5; RandAugment m9-mstd0.5-inc1,

@@ -1,6 +1,7 @@
 # ViTAEv2-S fine-tuned at 384 from the 224 ImageNet-1k model.
 # Paper row: Table 2 "ViTAEv2-S↑384" 19.2M / 17.8 GFLOPs / 83.8 top-1.
-# The paper and the official repo give no 384 fine-tuning recipe (spec vitae.md §4.2, §6.20);
+# The paper and the official repo give no 384 fine-tuning recipe
+# (docs/design/vitae.md#no-384-fine-tuning-recipe);
 # this uses the common Swin/DeiT 384 fine-tune: 30 epochs, AdamW lr 2e-5 x batch / 512,
 # weight decay 1e-8, 5 linear warm-up epochs, cosine to 2e-7, EMA kept, no Mixup change.
 # The model is the same (ViTAEv2 runs at any multiple of 32; the 96x96 stage-1 map is padded to

@@ -1,4 +1,5 @@
-"""Layer-wise learning-rate decay that works for HiViT / iTPN (spec itpn.md §6.3 i, A12).
+"""Layer-wise learning-rate decay that works for HiViT / iTPN
+(docs/design/itpn.md#layer-wise-learning-rate-decay).
 
 mmpretrain 1.2.0's constructor decays nothing for HiViT (its ``get_layer_depth`` looks for
 ``layers``). This constructor asks the backbone for ``get_layer_depth(name, prefix, mode=...)``
@@ -13,6 +14,7 @@ the backbone ``num_layers``) and gives every parameter ``lr * decay ** (num_laye
     no_decay_names (list[str]): parameter-name suffixes without weight decay, in addition to every
         1-D parameter (defaults: position embedding, mask token, rpe tables).
 """
+import inspect
 from typing import List
 
 import torch.nn as nn
@@ -41,6 +43,9 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         if not hasattr(backbone, 'get_layer_depth'):
             raise TypeError(f'{type(backbone).__name__} has no get_layer_depth(); '
                             'LayerDecayOptimWrapperConstructor cannot number its layers')
+        # only backbones with more than one numbering (HiViT) take the mode
+        takes_mode = 'mode' in inspect.signature(backbone.get_layer_depth).parameters
+        mode_kwarg = dict(mode=mode) if takes_mode else {}
         base_wd = self.base_wd or 0.
         groups = {}
         logger = MMLogger.get_current_instance()
@@ -50,10 +55,7 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             if not p.requires_grad:
                 continue
             name = clean_param_name(name)  # FSDP-wrapped models insert wrapper segments
-            try:
-                layer_id, num_layers = backbone.get_layer_depth(name, bb_prefix, mode=mode)
-            except TypeError:  # backbones whose get_layer_depth has no mode argument
-                layer_id, num_layers = backbone.get_layer_depth(name, bb_prefix)
+            layer_id, num_layers = backbone.get_layer_depth(name, bb_prefix, **mode_kwarg)
             rate = decay ** (13 / num_layers) if rescale else decay
             scale = rate ** (num_layers - layer_id)
             if ndims.get(name, p.ndim) == 1 or name.split('.')[-1] in no_decay or \

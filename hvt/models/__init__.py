@@ -1,8 +1,9 @@
-"""HVT models. Importing this package registers every backbone, neck and algorithm in scope ``hvt``.
+"""HVT models. Importing this package registers every backbone, head, neck and algorithm in scope
+``hvt``.
 
 Configs of any OpenMMLab library reach them with::
 
     custom_imports = dict(imports=['hvt.models'], allow_failed_imports=False)
     model = dict(backbone=dict(type='hvt.ViTAEv2', arch='s'))
 """
-from . import backbones, layers, necks, selfsup  # noqa: F401
+from . import backbones, heads, layers, necks, selfsup  # noqa: F401

@@ -1,6 +1,6 @@
-"""The model zoo: parameters (and FLOPs) of every HVT variant against the papers and the specs.
+"""The model zoo: parameters (and FLOPs) of every HVT variant against the papers and the official models.
 
-    python tools/analysis/model_zoo.py                 # table: params vs paper and spec
+    python tools/analysis/model_zoo.py                 # table: params vs paper and official count
     python tools/analysis/model_zoo.py --check         # exit 1 if a count is outside its tolerance
     python tools/analysis/model_zoo.py --flops         # also count FLOPs (real tensors; slow)
     python tools/analysis/model_zoo.py --readme README.md   # regenerate the README model-zoo table
@@ -16,16 +16,18 @@ Each model entry has ``Name``, ``In Collection``, ``Config`` (the classification
 ``Cfg Options``             overrides merged into ``Config`` (a variant without its own config);
 ``Model``                   the model dict to build when there is no config (``Scope``: the
                             registry scope to build it in, default ``mmpretrain``);
-``Params``                  the spec's parameter count (1000-class head included);
+``Params``                  the official model's parameter count, measured from the official
+                            code (1000-class head included);
 ``Params Tolerance``        allowed ``|measured - Params|``: an integer (absolute; 0 = exact, the
                             default) or ``'x%'`` (relative), e.g. half the last printed digit
-                            when the spec prints millions with two decimals;
-``Paper Params Tolerance``  allowed ``|measured - Metadata.Parameters|`` where the spec states one;
-``FLOPs``                   the spec's code-measured FLOPs in the paper's convention;
+                            when only millions with two decimals are known;
+``Paper Params Tolerance``  allowed ``|measured - Metadata.Parameters|`` where one is stated;
+``FLOPs``                   FLOPs measured from the official code, in the paper's convention;
 ``Paper FLOPs Factor``      the paper's FLOPs are this many times the MACs (2 for ViTAE-B/L/H);
 ``Note``                    one line printed under the family's table.
 
-Each collection's ``HVT`` block names its spec and the FLOP convention of the paper's rows.
+Each collection's ``HVT`` block names its design notes and the FLOP convention of the paper's
+rows.
 
 Entries with an ``HVT.Official`` block describe a published official checkpoint (the catalog of
 ``tools/misc/fetch_weights.py``; format in ``hvt/engine/weights.py``); the README tables show its
@@ -117,7 +119,7 @@ def measure(entry, flops=False):
         tol = tolerance(h.get('Params Tolerance', 0), row['spec_params'])
         row['spec_tol'] = tol
         if abs(count - row['spec_params']) > tol:
-            row['errors'].append(f'params {count:,} differ from the spec {row["spec_params"]:,} '
+            row['errors'].append(f'params {count:,} differ from the official count {row["spec_params"]:,} '
                                  f'by {count - row["spec_params"]:+,} (tolerance {tol:,.0f})')
     if h.get('Paper Params Tolerance') is not None and row['paper_params']:
         tol = tolerance(h['Paper Params Tolerance'], row['paper_params'])
@@ -193,9 +195,9 @@ def _delta(value, ref):
 
 
 def console_table(rows, flops=False):
-    head = ['model', 'input', 'params', 'spec', 'Δspec', 'paper', 'Δpaper']
+    head = ['model', 'input', 'params', 'official', 'Δofficial', 'paper', 'Δpaper']
     if flops:
-        head += ['GFLOPs', 'paper', 'Δpaper', 'spec', 'Δspec']
+        head += ['GFLOPs', 'paper', 'Δpaper', 'official', 'Δofficial']
     head += ['check']
     lines = []
     for r in rows:
@@ -231,7 +233,8 @@ def markdown(collections, entries, rows):
            'do not edit by hand: run `python tools/analysis/model_zoo.py --readme README.md` -->',
            '',
            'Params are counted from the built modules by `tools/analysis/model_zoo.py` (1000-class '
-           'head included); `--check` holds them to the specs. Paper columns are as printed. '
+           'head included); `--check` holds them to the official models\' counts (measured from '
+           'the official code). Paper columns are as printed. '
            'FLOPs follow each paper\'s convention (multiply-accumulates, attention matmuls '
            'included, unless a note says otherwise); `model_zoo.py --flops` and '
            '`tools/analysis/get_flops.py` measure them.']
@@ -359,7 +362,7 @@ def readme_block(text):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--check', action='store_true',
-                   help='exit 1 when any parameter count is outside its spec tolerance')
+                   help='exit 1 when any parameter count is outside its tolerance')
     p.add_argument('--flops', action='store_true',
                    help='also count FLOPs on the CPU with real tensors (slow)')
     p.add_argument('--only', metavar='REGEX', help='only entries whose name matches')
@@ -409,7 +412,7 @@ def main(argv=None):
         for line in uncovered_archs(rows):
             print(f'note: registered archs built by no metafile entry: {line}')
     n_checked = sum(_checked(r) for r in rows)
-    print(f'{len(rows)} entries, {n_checked} checked against their spec, {len(failures)} '
+    print(f'{len(rows)} entries, {n_checked} checked against the official count, {len(failures)} '
           f'failing ({time.perf_counter() - t_all:.1f} s)')
     if args.json:
         with open(args.json, 'w') as f:

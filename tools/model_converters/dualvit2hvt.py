@@ -56,14 +56,7 @@ BACKBONE_RE = re.compile(r'^(q|q_embed\..+|kv\..+|se\..+|proxy_ln\..+|patch_embe
 HEAD_RE = re.compile(r'^(post_network\..+|head\..+|aux_head\..+)$')
 
 
-def unwrap(checkpoint, strip_backbone=True):
-    """The state dict inside a checkpoint, with ``module.`` (and ``backbone.``) prefixes
-    removed."""
-    sd, _ = unwrap_state_dict(checkpoint, keys=('state_dict', 'model', 'model_ema'))
-    if not strip_backbone:
-        return sd
-    return OrderedDict((k[len('backbone.'):] if k.startswith('backbone.') else k, v)
-                       for k, v in sd.items())
+CKPT_KEYS = ('state_dict', 'model', 'model_ema')  # where the official files keep the weights
 
 
 def last_block4_index(sd):
@@ -78,7 +71,7 @@ def convert(state_dict, mode='cls', prefix=None, source='<checkpoint>'):
         raise ValueError(f'mode must be "cls", "dense" or "whole", got {mode!r}')
     if mode == 'whole':
         return convert_whole(state_dict, source)
-    sd = unwrap(state_dict)
+    sd, _ = unwrap_state_dict(state_dict, CKPT_KEYS, ('module.', 'backbone.'))
     last = last_block4_index(sd)
     out, unmatched, dropped = OrderedDict(), [], []
     for k, v in sd.items():
@@ -103,7 +96,7 @@ def convert(state_dict, mode='cls', prefix=None, source='<checkpoint>'):
 def convert_whole(checkpoint, source='<checkpoint>'):
     """An official mmdet 2.x / mmseg 0.x Dual-ViT model -> the HVT whole model's keys (backbone
     as in dense mode, necks / heads by :func:`hvt.engine.whole_model.convert_heads`)."""
-    sd = unwrap(checkpoint, strip_backbone=False)
+    sd, _ = unwrap_state_dict(checkpoint, CKPT_KEYS)
     framework = detect_framework(sd, source, '--mode dense')
     if framework not in ('mmdet', 'mmseg'):
         raise UnsupportedLayout(
@@ -118,7 +111,7 @@ def convert_whole(checkpoint, source='<checkpoint>'):
 
 def infer_arch(state_dict):
     """``(arch dict, head settings)`` of a Dual-ViT state dict (official or HVT layout)."""
-    sd = unwrap(state_dict)
+    sd, _ = unwrap_state_dict(state_dict, CKPT_KEYS, ('module.', 'backbone.'))
     sd = {k[len('head.'):] if k.startswith('head.') and not k.startswith('head.weight')
           and not k.startswith('head.bias') else k: v for k, v in sd.items()}
     try:
@@ -198,7 +191,7 @@ def main(argv=None):
     mode = args.mode
     try:
         if mode is None:
-            whole = detect_framework(unwrap(ckpt, strip_backbone=False), args.src,
+            whole = detect_framework(unwrap_state_dict(ckpt, CKPT_KEYS)[0], args.src,
                                      '--mode dense')
             mode = 'whole' if whole in ('mmdet', 'mmseg') else 'cls'
         converted, report = convert(ckpt, mode, args.prefix, args.src)

@@ -81,10 +81,6 @@ MMPRETRAIN_DECODER = [(r'\.ln1\.', '.norm1.'), (r'\.ln2\.', '.norm2.'),
                       (r'\.ffn\.layers\.0\.0\.', '.mlp.fc1.'), (r'\.ffn\.layers\.1\.', '.mlp.fc2.')]
 
 
-def _unwrap(ckpt):
-    return unwrap_state_dict(ckpt, keys=('state_dict', 'model', 'module'))[0]
-
-
 def is_fast_itpn(sd):
     """Whether a (backbone) state dict holds Fast-iTPN blocks (separate q/k/v, SwiGLU, sub-LN)."""
     return any(FAST_ITPN_RE.match(k) for k in sd)
@@ -143,7 +139,7 @@ def convert(ckpt, mode='auto', prefix=None, source='<checkpoint>'):
     ``mode``); ``prefix`` first keeps only the keys under it (prefix removed)."""
     if mode not in ('auto', 'whole', 'backbone'):
         raise ValueError(f"mode must be 'auto', 'whole' or 'backbone', got {mode!r}")
-    sd = _unwrap(ckpt)
+    sd, _ = unwrap_state_dict(ckpt, keys=('state_dict', 'model', 'module'))
     if prefix:
         sd = OrderedDict((k[len(prefix):], v) for k, v in sd.items() if k.startswith(prefix))
         if not sd:

@@ -64,12 +64,12 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from hvt.engine.checkpoint_io import (TRUST_PICKLE_HELP, load_checkpoint_file,  # noqa: E402
-                                      save_checkpoint_file)
+                                      save_checkpoint_file, unwrap_state_dict)
 from hvt.engine.whole_model import (WHOLE_LAYOUT_HELP, UnsupportedLayout,  # noqa: E402
                                     convert_heads, detect_framework, split_backbone,
                                     verify_against_config)
-from hvt.models.backbones.vitae import (add_relative_position_index,  # noqa: E402
-                                        convert_official_vitae, select_state_dict)
+from hvt.models.backbones.vitae_common import (add_relative_position_index,  # noqa: E402
+                                               convert_official_vitae, state_keys)
 
 KNOWN_RE = re.compile(r'^(layers\.\d+\.(RC|NC\.\d+)\..+|fc_norm\.(weight|bias)|'
                       r'head\.(weight|bias))$')
@@ -98,7 +98,7 @@ def convert(ckpt, mode='cls', use_ema=True, prefix=None, pad_pcm=False, to_offic
             window_size=7, window_stages=(0, 1), log=print):
     """Returns ``(state_dict, unmatched_keys)``."""
     if to_official:
-        state, _ = select_state_dict(ckpt, use_ema)
+        state, _ = unwrap_state_dict(ckpt, state_keys(use_ema), strict=True)
         state = OrderedDict((k[len('backbone.'):] if k.startswith('backbone.') else k, v)
                             for k, v in state.items())
         state = OrderedDict(('head.' + k[len('head.fc.'):] if k.startswith('head.fc.') else k, v)
@@ -107,7 +107,7 @@ def convert(ckpt, mode='cls', use_ema=True, prefix=None, pad_pcm=False, to_offic
             (k.replace('attn.rel_pos_bias.relative_position_bias_table',
                        'attn.relative_position_bias_table'), v) for k, v in state.items())
         return add_relative_position_index(state, window_size, window_stages), []
-    _, source = select_state_dict(ckpt, use_ema)
+    _, source = unwrap_state_dict(ckpt, state_keys(use_ema), strict=True)
     log(f'weights taken from {source!r}' if source else 'weights taken from a bare state dict')
     state = convert_official_vitae(ckpt, prefix=prefix, use_ema=use_ema)
     unmatched = [k for k in state if not KNOWN_RE.match(k)]
@@ -128,9 +128,7 @@ def convert(ckpt, mode='cls', use_ema=True, prefix=None, pad_pcm=False, to_offic
 def whole_state(ckpt, use_ema=True, source='<checkpoint>'):
     """``(state_dict, framework)`` of a whole downstream model (``framework`` is None if it is
     not one); raises :class:`UnsupportedLayout` for detectron2 / detrex checkpoints."""
-    state, _ = select_state_dict(ckpt, use_ema)
-    state = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v)
-                        for k, v in state.items())
+    state, _ = unwrap_state_dict(ckpt, state_keys(use_ema), strict=True)
     return state, detect_framework(state, source)
 
 

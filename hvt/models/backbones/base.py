@@ -30,6 +30,7 @@ are in :meth:`~BackboneContract.stem_modules` and :meth:`~BackboneContract.stage
 import copy
 from typing import Iterable, List, Sequence, Union
 
+from mmengine.model import BaseModule
 from torch import nn
 
 from ..layers.checkpoint import run_checkpointed
@@ -73,11 +74,30 @@ def parse_out_indices(out_indices: Union[int, Sequence[int]], num_stages: int,
     return out
 
 
+def init_backbone_weights(backbone, init_fn=None) -> bool:
+    """The order every HVT backbone initialises in: a ``Pretrained`` ``init_cfg`` through HVT's
+    checked loader, else any other ``init_cfg`` through mmengine, else ``backbone.apply(init_fn)``
+    (mmengine's default when ``init_fn`` is None). True when ``init_fn`` ran, so that the caller
+    can add what ``apply`` does not reach (class tokens, position tables, ...)."""
+    from hvt.engine.pretrained import init_with_pretrained
+    if init_with_pretrained(backbone):
+        return False
+    if backbone.init_cfg is not None or init_fn is None:
+        BaseModule.init_weights(backbone)
+        return False
+    backbone.apply(init_fn)
+    return True
+
+
 class BackboneContract:
     """``out_indices`` / ``out_type`` / ``frozen_stages`` / ``norm_eval`` / ``with_cp`` for a
     ``BaseModule`` backbone (see the module docstring for their meaning)."""
 
     out_types = ('featmap', 'avg_featmap')  # the values this backbone supports
+    # parameters the model itself never trains (kept with requires_grad=False by construction,
+    # e.g. ViTAE's Performer random features): a name, or a name suffix after a '.'.
+    # frozen_stages does not concern them.
+    fixed_parameters = ()
 
     def init_contract(self, num_stages: int, out_indices, frozen_stages: int = -1,
                       norm_eval: bool = False, with_cp: bool = False, out_type: str = None):
@@ -115,13 +135,21 @@ class BackboneContract:
         return [m for m in out if m is not None]
 
     def _freeze_stages(self):
+        frozen = set()
         for m in self.frozen_modules():
             if isinstance(m, nn.Parameter):
                 m.requires_grad = False
+                frozen.add(id(m))
                 continue
             m.eval()
             for p in m.parameters():
                 p.requires_grad = False
+                frozen.add(id(p))
+        if frozen:  # containers made only of frozen parts (a block list, the whole model) too
+            for m in self.modules():
+                params = list(m.parameters())
+                if params and all(id(p) in frozen for p in params):
+                    nn.Module.train(m, False)  # not self.eval(): that would come back here
 
     def train(self, mode: bool = True):
         super().train(mode)

@@ -9,28 +9,21 @@ Table 7. Swin and CE-Swin are :class:`hvt.CESwin` in ``cetnet.py``.
 
 Classification follows each official model: CvT and PVT classify from a cls token of the last
 stage (``out_type='cls_token'`` returns the normed token, use ``LinearClsHead`` with no neck);
-CSWin averages the normed tokens (``GlobalAveragePooling`` neck). ``out_type='featmap'`` returns
-NCHW maps of ``out_indices`` for dense tasks.
+CSWin averages the normed tokens (``GlobalAveragePooling`` neck, or ``out_type='avg_featmap'``).
+``out_type='featmap'`` returns NCHW maps of ``out_indices`` for dense tasks. The skeleton (stages,
+output norms, forward, frozen stages, init) is :class:`~hvt.models.backbones.cetnet.CEBackbone`.
 """
 import torch
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
-from mmengine.model import BaseModule
 from torch import nn
 
 from hvt.registry import MODELS
 from ..layers.attention import attention
-from ..layers.conv_embed import PatchEmbed, build_embeddings
+from ..layers.conv_embed import PatchEmbed
 from ..layers.drop import DropPath, drop_path_rates
 from ..layers.mlp import Mlp
-from .cetnet import HierarchicalBackboneMixin, _check_arch
-
-OUT_TYPES = ('featmap', 'cls_token')
-
-
-def _tokens_to_map(x, hw_shape):
-    B, N, C = x.shape
-    return x.transpose(1, 2).reshape(B, C, *hw_shape)
+from ..layers.tokens import map_to_tokens, tokens_to_map
+from .cetnet import CEBackbone
 
 
 def _heads(x, num_heads):
@@ -42,60 +35,6 @@ def _heads(x, num_heads):
 def _merge_heads(x):
     B, h, N, d = x.shape
     return x.transpose(1, 2).reshape(B, N, h * d)
-
-
-class TokenStage(nn.Module):
-    """``embed`` -> [cls token] -> [+ position embedding] -> ``blocks``.
-
-    Blocks are called as ``blk(x, hw_shape)``; with a cls token it is ``x[:, 0]``.
-    ``pos_embed`` (PVT) is stored for ``pos_hw`` and bilinearly resized to other sizes.
-    """
-
-    def __init__(self, embed, blocks, with_cls_token=False, pos_hw=None, drop_rate=0.,
-                 with_cp=False):
-        super().__init__()
-        self.embed = embed
-        self.blocks = nn.ModuleList(blocks)
-        dim = embed.out_channels
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if with_cls_token else None
-        if pos_hw is not None:
-            self.pos_hw = tuple(pos_hw)
-            n = pos_hw[0] * pos_hw[1] + int(with_cls_token)
-            self.pos_embed = nn.Parameter(torch.zeros(1, n, dim))
-            self.pos_drop = nn.Dropout(drop_rate)
-        else:
-            self.pos_embed = None
-        self.with_cp = with_cp
-
-    def reset_extra_parameters(self):
-        for p in (self.cls_token, self.pos_embed):
-            if p is not None:
-                nn.init.trunc_normal_(p, std=.02)
-
-    def _pos_embed(self, hw):
-        pos = self.pos_embed
-        n_cls = int(self.cls_token is not None)
-        if tuple(hw) == self.pos_hw:
-            return pos
-        grid = pos[:, n_cls:].reshape(1, *self.pos_hw, -1).permute(0, 3, 1, 2)
-        grid = F.interpolate(grid, size=tuple(hw), mode='bilinear', align_corners=False)
-        return torch.cat([pos[:, :n_cls], grid.flatten(2).transpose(1, 2)], 1)
-
-    def forward(self, x, hw_shape=None):
-        """Returns ``(tokens without cls, hw_shape, cls token (B, C) or None)``."""
-        x, hw_shape = self.embed(x, hw_shape)
-        if self.cls_token is not None:
-            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1)
-        if self.pos_embed is not None:
-            x = self.pos_drop(x + self._pos_embed(hw_shape))
-        for blk in self.blocks:
-            if self.with_cp and self.training and x.requires_grad:
-                x = cp.checkpoint(blk, x, hw_shape, use_reentrant=False)
-            else:
-                x = blk(x, hw_shape)
-        if self.cls_token is not None:
-            return x[:, 1:], hw_shape, x[:, 0]
-        return x, hw_shape, None
 
 
 class PreNormBlock(nn.Module):
@@ -145,8 +84,8 @@ class CvTAttention(nn.Module):
     def forward(self, x, hw_shape):
         if self.with_cls_token:
             cls, x = x[:, :1], x[:, 1:]
-        fmap = _tokens_to_map(x, hw_shape)
-        q, k, v = (p(fmap).flatten(2).transpose(1, 2)
+        fmap = tokens_to_map(x, hw_shape)
+        q, k, v = (map_to_tokens(p(fmap))
                    for p in (self.conv_proj_q, self.conv_proj_k, self.conv_proj_v))
         if self.with_cls_token:
             q, k, v = (torch.cat([cls, t], 1) for t in (q, k, v))
@@ -192,11 +131,11 @@ class SRAttention(nn.Module):
         q = _heads(self.q(x), self.num_heads)
         if self.sr_ratio > 1:
             n_cls = N - hw_shape[0] * hw_shape[1]
-            fmap = _tokens_to_map(x[:, n_cls:], hw_shape)
+            fmap = tokens_to_map(x[:, n_cls:], hw_shape)
             pad_h, pad_w = (-hw_shape[0]) % self.sr_ratio, (-hw_shape[1]) % self.sr_ratio
             if pad_h or pad_w:
                 fmap = F.pad(fmap, (0, pad_w, 0, pad_h))
-            x = self.norm(self.sr(fmap).flatten(2).transpose(1, 2))
+            x = self.norm(map_to_tokens(self.sr(fmap)))
         k, v = self.kv(x).chunk(2, dim=-1)
         x = attention(q, _heads(k, self.num_heads), _heads(v, self.num_heads), None,
                       self.attn_drop if self.training else 0., self.scale)
@@ -254,7 +193,7 @@ class LePEAttention(nn.Module):
             return _stripes(t, hs, ws)
 
         q, k, v = windows(q), windows(k), windows(v)
-        lepe = self.get_v(v.transpose(1, 2).reshape(-1, C, hs, ws)).flatten(2).transpose(1, 2)
+        lepe = map_to_tokens(self.get_v(tokens_to_map(v, (hs, ws))))
         x = attention(_heads(q, self.num_heads), _heads(k, self.num_heads),
                       _heads(v, self.num_heads), None,
                       self.attn_drop if self.training else 0., self.scale)
@@ -270,8 +209,11 @@ class CSWinAttention(nn.Module):
     def __init__(self, dim, num_heads, split_size=7, last_stage=False, qkv_bias=True,
                  qk_scale=None, attn_drop=0., proj_drop=0.):
         super().__init__()
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         n = 1 if last_stage else 2
+        if num_heads % n:
+            raise ValueError(f'CSWin: {num_heads} heads do not split into the two stripe '
+                             'branches of a stage before the last; use an even number')
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.attns = nn.ModuleList([
             LePEAttention(dim // n, num_heads // n, -1 if last_stage else i, split_size,
                           qk_scale, attn_drop) for i in range(n)
@@ -299,72 +241,8 @@ class CSWinBlock(PreNormBlock):
 
 
 # -------------------------------------------------------------------------------- backbones
-class _CEViT(HierarchicalBackboneMixin, BaseModule):
-    """Common skeleton: arch parsing, the ``embed`` switch, stages, output norms, forward."""
-    arch_zoo = {}
-    essential_keys = ('embed_dims', 'depths', 'num_heads')
-    default_out_type = 'featmap'
-    cls_token_stage = None  # index of the stage that carries a cls token, if any
-    final_norm_eps = 1e-5
-
-    def __init__(self, arch, in_channels=3, embed='conv', stem_cfg=None, downsample_cfg=None,
-                 out_indices=-1, out_type=None, frozen_stages=-1, norm_eval=False, with_cp=False,
-                 init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.arch = _check_arch(arch, self.arch_zoo, self.essential_keys)
-        self.depths = list(self.arch['depths'])
-        num_stages = len(self.depths)
-        dims = self.arch['embed_dims']
-        self.embed_dims = [dims * 2**i for i in range(num_stages)] if isinstance(dims, int) \
-            else list(dims)
-        for key in self.essential_keys[1:]:
-            if len(self.arch[key]) != num_stages:
-                raise ValueError(f'arch[{key!r}] = {self.arch[key]} needs {num_stages} entries')
-        out_type = out_type or self.default_out_type
-        if out_type not in OUT_TYPES:
-            raise ValueError(f'out_type {out_type!r} is not one of {OUT_TYPES}')
-        if out_type == 'cls_token' and self.cls_token_stage is None:
-            raise ValueError(f'{type(self).__name__} has no cls token; use out_type="featmap"')
-        self.out_type = out_type
-        self.out_indices = self._parse_out_indices(out_indices, num_stages)
-        self.frozen_stages, self.norm_eval, self.with_cp = frozen_stages, norm_eval, with_cp
-        # a plain tuple: the modules are registered once, inside their stages
-        self._embeddings = build_embeddings(
-            embed, in_channels, self.embed_dims, self.patch_stem, self.patch_downsample,
-            stem_cfg, downsample_cfg)
-
-    def patch_stem(self, in_channels, out_channels):
-        raise NotImplementedError
-
-    def patch_downsample(self, i, in_channels, out_channels):
-        raise NotImplementedError
-
-    def _finish(self, stages):
-        self.stages = nn.ModuleList(stages)
-        del self._embeddings
-        for i in self.out_indices:
-            self.add_module(f'norm{i}', nn.LayerNorm(self.embed_dims[i], eps=self.final_norm_eps))
-        self._freeze_stages()
-
-    def embedding(self, i):
-        stem, downs = self._embeddings
-        return stem if i == 0 else downs[i]
-
-    def forward(self, x):
-        outs, hw = [], None
-        for i, stage in enumerate(self.stages):
-            x, hw, cls = stage(x, hw)
-            if i in self.out_indices:
-                norm = getattr(self, f'norm{i}')
-                if self.out_type == 'cls_token' and cls is not None:
-                    outs.append(norm(cls))
-                else:
-                    outs.append(_tokens_to_map(norm(x), hw).contiguous())
-        return tuple(outs)
-
-
 @MODELS.register_module()
-class CECvT(_CEViT):
+class CECvT(CEBackbone):
     """CvT (Wu et al. 2021) with optional CE (Table 7 CE-CvT-13: same depths, D=64).
 
     Args:
@@ -373,38 +251,36 @@ class CECvT(_CEViT):
             3x3 s2, each + LN); its 1x1 convs do the 64->192->384 widening.
         embed: ``'conv'`` (CE) or ``'patch'`` (CvT's own embeddings = the baseline).
         drop_path_rate: per stage list (CvT: ``[0, 0, 0.1]``) or one float for the last stage.
-        out_type: ``'cls_token'`` (default; the normed cls token of the last stage, for
-            ``LinearClsHead``) or ``'featmap'``.
-        Others as :class:`hvt.CETNet`.
+        out_type: ``'cls_token'`` (default; the normed class token of the last stage, for
+            ``LinearClsHead``), ``'featmap'`` or ``'avg_featmap'`` (the average of the normed
+            patch tokens).
+        **kwargs: the common arguments of :class:`~hvt.models.backbones.cetnet.CEBackbone`;
+            the class token belongs to the last stage.
     """
     arch_zoo = {
         '13': dict(embed_dims=[64, 192, 384], depths=[1, 2, 10], num_heads=[1, 3, 6]),
         '21': dict(embed_dims=[64, 192, 384], depths=[1, 4, 16], num_heads=[1, 3, 6]),
     }
     arch_zoo['ce-13'] = arch_zoo['13']
-    default_out_type = 'cls_token'
-    cls_token_stage = 2
+    out_types = ('featmap', 'avg_featmap', 'cls_token')
     patch_kernels = ((7, 4, 2), (3, 2, 1), (3, 2, 1))
 
-    def __init__(self, arch='ce-13', in_channels=3, embed='conv', mlp_ratio=4., qkv_bias=True,
-                 drop_rate=0., attn_drop_rate=0., drop_path_rate=(0., 0., 0.1), stride_kv=2,
-                 stem_cfg=None, downsample_cfg=None, out_indices=-1, out_type=None,
-                 frozen_stages=-1, norm_eval=False, with_cp=False, init_cfg=None):
-        super().__init__(arch, in_channels, embed, stem_cfg, downsample_cfg, out_indices,
-                         out_type, frozen_stages, norm_eval, with_cp, init_cfg)
+    def __init__(self, arch='ce-13', mlp_ratio=4., qkv_bias=True, drop_rate=0.,
+                 attn_drop_rate=0., drop_path_rate=(0., 0., 0.1), stride_kv=2,
+                 out_type='cls_token', **kwargs):
+        super().__init__(arch, out_type=out_type, **kwargs)
         n = len(self.depths)
         if isinstance(drop_path_rate, (int, float)):
             drop_path_rate = [0.] * (n - 1) + [float(drop_path_rate)]
-        stages = []
-        for i, (dim, depth, heads) in enumerate(
-                zip(self.embed_dims, self.depths, self.arch['num_heads'])):
-            cls = i == n - 1
-            dpr = drop_path_rates(drop_path_rate[i], [depth])[0]
-            blocks = [CvTBlock(dim, heads, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate, dpr[j],
-                               with_cls_token=cls, stride_kv=stride_kv) for j in range(depth)]
-            stages.append(TokenStage(self.embedding(i), blocks, with_cls_token=cls,
-                                     with_cp=with_cp))
-        self._finish(stages)
+        dpr = [drop_path_rates(r, [d])[0] for r, d in zip(drop_path_rate, self.depths)]
+        heads = self.arch['num_heads']
+
+        def block(i, j, drop_path):
+            return CvTBlock(self.embed_dims[i], heads[i], mlp_ratio, qkv_bias, drop_rate,
+                            attn_drop_rate, drop_path, with_cls_token=i == n - 1,
+                            stride_kv=stride_kv)
+
+        self._build_stages(block, dpr, with_cls_token=lambda i: i == n - 1)
 
     def patch_stem(self, in_channels, out_channels):
         return PatchEmbed(in_channels, out_channels, *self.patch_kernels[0])
@@ -413,8 +289,15 @@ class CECvT(_CEViT):
         return PatchEmbed(in_channels, out_channels, *self.patch_kernels[min(i, 2)])
 
 
+# PVT-T/S/M/L share widths, heads and ratios; CE-PVT-S (Table 7) is PVT-S with stage 3 at 4
+_PVT_WIDTHS = dict(embed_dims=[64, 128, 320, 512], num_heads=[1, 2, 5, 8],
+                   mlp_ratios=[8, 8, 4, 4], sr_ratios=[8, 4, 2, 1])
+_PVT_DEPTHS = {'t': [2, 2, 2, 2], 's': [3, 4, 6, 3], 'm': [3, 4, 18, 3], 'l': [3, 8, 27, 3],
+               'ce-s': [3, 4, 4, 3]}
+
+
 @MODELS.register_module()
-class CEPVT(_CEViT):
+class CEPVT(CEBackbone):
     """PVT v1 (Wang et al. 2021) with optional CE (Table 7 CE-PVT-S: stage-3 depth 6 -> 4).
 
     Args:
@@ -423,44 +306,31 @@ class CEPVT(_CEViT):
         embed: ``'conv'`` or ``'patch'`` (PVT's k=s patch embeddings: the baseline).
         img_size: size the position embeddings are stored for (they are kept with the CE
             [inferred from params]) and resized from for other inputs.
-        out_type: ``'cls_token'`` (default) or ``'featmap'``.
+        out_type: ``'cls_token'`` (default), ``'featmap'`` or ``'avg_featmap'``.
+        **kwargs: the common arguments of :class:`~hvt.models.backbones.cetnet.CEBackbone`;
+            stage 0's position table belongs to the stem.
     """
-    _pvt = dict(embed_dims=[64, 128, 320, 512], num_heads=[1, 2, 5, 8], mlp_ratios=[8, 8, 4, 4],
-                sr_ratios=[8, 4, 2, 1])
-    arch_zoo = {
-        't': dict(_pvt, depths=[2, 2, 2, 2]),
-        's': dict(_pvt, depths=[3, 4, 6, 3]),
-        'm': dict(_pvt, depths=[3, 4, 18, 3]),
-        'l': dict(_pvt, depths=[3, 8, 27, 3]),
-        'ce-s': dict(_pvt, depths=[3, 4, 4, 3]),
-    }
-    essential_keys = ('embed_dims', 'depths', 'num_heads', 'mlp_ratios', 'sr_ratios')
-    default_out_type = 'cls_token'
-    cls_token_stage = 3
+    arch_zoo = {name: dict(_PVT_WIDTHS, depths=depths) for name, depths in _PVT_DEPTHS.items()}
+    arch_keys = ('embed_dims', 'depths', 'num_heads', 'mlp_ratios', 'sr_ratios')
+    out_types = ('featmap', 'avg_featmap', 'cls_token')
     final_norm_eps = 1e-6
 
-    def __init__(self, arch='ce-s', in_channels=3, embed='conv', img_size=224, qkv_bias=True,
-                 qk_scale=None, drop_rate=0., attn_drop_rate=0., drop_path_rate=0.1,
-                 stem_cfg=None, downsample_cfg=None, out_indices=-1, out_type=None,
-                 frozen_stages=-1, norm_eval=False, with_cp=False, init_cfg=None):
-        super().__init__(arch, in_channels, embed, stem_cfg, downsample_cfg, out_indices,
-                         out_type, frozen_stages, norm_eval, with_cp, init_cfg)
+    def __init__(self, arch='ce-s', img_size=224, qkv_bias=True, qk_scale=None, drop_rate=0.,
+                 attn_drop_rate=0., drop_path_rate=0.1, out_type='cls_token', **kwargs):
+        super().__init__(arch, out_type=out_type, **kwargs)
         n = len(self.depths)
         img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
-        dpr = drop_path_rates(drop_path_rate, self.depths)
-        stages = []
-        for i in range(n):
-            dim, depth = self.embed_dims[i], self.depths[i]
-            blocks = [
-                PVTBlock(dim, self.arch['num_heads'][i], self.arch['mlp_ratios'][i], qkv_bias,
-                         qk_scale, drop_rate, attn_drop_rate, dpr[i][j], self.arch['sr_ratios'][i])
-                for j in range(depth)
-            ]
-            stride = 4 * 2**i
-            stages.append(TokenStage(self.embedding(i), blocks, with_cls_token=i == n - 1,
-                                     pos_hw=(img_size[0] // stride, img_size[1] // stride),
-                                     drop_rate=drop_rate, with_cp=with_cp))
-        self._finish(stages)
+        a = self.arch
+
+        def block(i, j, drop_path):
+            return PVTBlock(self.embed_dims[i], a['num_heads'][i], a['mlp_ratios'][i], qkv_bias,
+                            qk_scale, drop_rate, attn_drop_rate, drop_path, a['sr_ratios'][i])
+
+        self._build_stages(
+            block, drop_path_rates(drop_path_rate, self.depths),
+            with_cls_token=lambda i: i == n - 1,
+            pos_hw=lambda i: (img_size[0] // (4 * 2**i), img_size[1] // (4 * 2**i)),
+            drop_rate=lambda i: drop_rate)
 
     def patch_stem(self, in_channels, out_channels):
         return PatchEmbed(in_channels, out_channels, 4, 4)
@@ -470,14 +340,17 @@ class CEPVT(_CEViT):
 
 
 @MODELS.register_module()
-class CECSWin(_CEViT):
+class CECSWin(CEBackbone):
     """CSWin Transformer (Dong et al. 2022) with optional CE (Table 7: stage-3 depth - 1).
 
     Args:
         arch: ``'t'``, ``'s'``, ``'b'`` (baselines), ``'ce-t'``, ``'ce-s'``, ``'ce-b'`` or a dict
             with ``embed_dims`` (int D or widths), ``depths``, ``num_heads``, ``split_sizes``.
         embed: ``'conv'`` or ``'patch'`` (CSWin's 7x7 s4 conv stem and 3x3 s2 merge blocks).
-        Others as :class:`hvt.CETNet`. Classification: ``GlobalAveragePooling`` neck.
+        out_type: ``'featmap'`` (default) or ``'avg_featmap'`` (the official classifier's
+            average of the normed tokens).
+        **kwargs: the common arguments of :class:`~hvt.models.backbones.cetnet.CEBackbone`.
+        Classification: ``GlobalAveragePooling`` neck (or ``out_type='avg_featmap'``).
     """
     _ts = dict(embed_dims=64, num_heads=[2, 4, 8, 16], split_sizes=[1, 2, 7, 7])
     _b = dict(embed_dims=96, num_heads=[4, 8, 16, 32], split_sizes=[1, 2, 7, 7])
@@ -489,26 +362,20 @@ class CECSWin(_CEViT):
         'ce-s': dict(_ts, depths=[2, 4, 31, 2]),
         'ce-b': dict(_b, depths=[2, 4, 31, 2]),
     }
-    essential_keys = ('embed_dims', 'depths', 'num_heads', 'split_sizes')
+    arch_keys = ('embed_dims', 'depths', 'num_heads', 'split_sizes')
 
-    def __init__(self, arch='ce-t', in_channels=3, embed='conv', mlp_ratio=4., qkv_bias=True,
-                 qk_scale=None, drop_rate=0., attn_drop_rate=0., drop_path_rate=0.1,
-                 stem_cfg=None, downsample_cfg=None, out_indices=-1, frozen_stages=-1,
-                 norm_eval=False, with_cp=False, init_cfg=None):
-        super().__init__(arch, in_channels, embed, stem_cfg, downsample_cfg, out_indices,
-                         'featmap', frozen_stages, norm_eval, with_cp, init_cfg)
+    def __init__(self, arch='ce-t', mlp_ratio=4., qkv_bias=True, qk_scale=None, drop_rate=0.,
+                 attn_drop_rate=0., drop_path_rate=0.1, **kwargs):
+        super().__init__(arch, **kwargs)
         n = len(self.depths)
-        dpr = drop_path_rates(drop_path_rate, self.depths)
-        stages = []
-        for i in range(n):
-            blocks = [
-                CSWinBlock(self.embed_dims[i], self.arch['num_heads'][i],
-                           self.arch['split_sizes'][i], i == n - 1, mlp_ratio, qkv_bias,
-                           qk_scale, drop_rate, attn_drop_rate, dpr[i][j])
-                for j in range(self.depths[i])
-            ]
-            stages.append(TokenStage(self.embedding(i), blocks, with_cp=with_cp))
-        self._finish(stages)
+        a = self.arch
+
+        def block(i, j, drop_path):
+            return CSWinBlock(self.embed_dims[i], a['num_heads'][i], a['split_sizes'][i],
+                              i == n - 1, mlp_ratio, qkv_bias, qk_scale, drop_rate,
+                              attn_drop_rate, drop_path)
+
+        self._build_stages(block, drop_path_rates(drop_path_rate, self.depths))
 
     def patch_stem(self, in_channels, out_channels):
         return PatchEmbed(in_channels, out_channels, 7, 4, 2)

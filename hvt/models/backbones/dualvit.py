@@ -1,17 +1,23 @@
 """Dual Vision Transformer (Yao, Li, Pan, Wang, Zhang, Mei, "Dual Vision Transformer", TPAMI 2023,
-arXiv:2207.04976). Contract: ``shared/specs/dualvit.md``.
+arXiv:2207.04976). Design notes: docs/design/dualvit.md.
 
 One backbone, two modes:
 
 * ``mode='cls'`` (ImageNet): the full network of the official ``classification/dualvit.py``. The
   last stage keeps its semantic tokens and its full Merge blocks; its output is the pair
   ``(pixel map (B, C4, H4, W4) before any norm, semantic tokens (B, m, C4))`` for
-  :class:`DualViTClsHead`, which holds the class-attention post network, ``norm4``, ``head`` and,
-  with token labeling, ``aux_head``. With ``mix_token=True`` (token-labeling recipe) the training
-  forward applies MixToken on the stem map and appends the mix box to that output.
+  :class:`~hvt.models.heads.dualvit_head.DualViTClsHead`, which holds the class-attention post
+  network, ``norm4``, ``head`` and, with token labeling, ``aux_head``. With ``mix_token=True``
+  (token-labeling recipe) the training forward applies MixToken on the stem map and appends the
+  mix box to that output.
 * ``mode='dense'`` (detection / segmentation): the official mmdet/mmseg backbone. The last block
-  drops the semantic tokens before its FFN (spec 2.9); outputs are the LayerNorm-ed NCHW maps of
+  drops the semantic tokens before its FFN (docs/design/dualvit.md#dense-prediction-backbone);
+  outputs are the LayerNorm-ed NCHW maps of
   the requested stages at strides 4/8/16/32.
+
+``mode`` changes the network (the last block, where ``norm4`` lives), so it is not an output
+switch: ``out_indices`` and ``out_type`` choose the outputs in both modes, except that the last
+stage of the cls network always returns the head's input pair.
 
 Parameter names equal the official ones (``q``, ``q_embed``, ``kv``, ``se``, ``proxy_ln``,
 ``patch_embed{i}``, ``proxy_embed{i}``, ``block{i}.{j}``, ``norm{i}``, ``norm_proxy{i}``; in the
@@ -19,30 +25,24 @@ head ``post_network.0``, ``norm4``, ``head``, ``aux_head``), so the official che
 prefixing only (``tools/model_converters/dualvit2hvt.py``).
 """
 import math
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch import nn
 
-from hvt.engine.pretrained import init_with_pretrained
 from hvt.registry import MODELS
 from ..layers.attention import attention
 from ..layers.drop import drop_path_rates
-from ..layers.weight_init import set_batchnorm_eval
-from ..layers.dualvit_blocks import (ClassBlock, DownSamples, DualBlock, MergeBlock, SemanticEmbed,
-                                     Stem, dualvit_init_weights)
-
-try:  # the classification head needs mmpretrain; the backbone alone does not
-    from mmpretrain.models.heads import ClsHead
-except ImportError:  # pragma: no cover - mmpretrain is part of the supported stack
-    ClsHead = None
+from ..layers.dualvit_blocks import (DownSamples, DualBlock, MergeBlock, SemanticEmbed, Stem,
+                                     dualvit_init_weights)
+from ..layers.tokens import map_to_tokens, tokens_to_map
+from .base import BackboneContract, init_backbone_weights, parse_arch
 
 
 @MODELS.register_module()
-class DualViT(BaseModule):
+class DualViT(BackboneContract, BaseModule):
     """Dual-ViT backbone (variants S, B, L).
 
     Args:
@@ -53,8 +53,12 @@ class DualViT(BaseModule):
         in_channels (int): input channels.
         out_indices (Sequence[int] | int | None): stages to output (0-3, negative allowed). Default:
             all four in dense mode, ``(3,)`` in cls mode.
+        out_type (str): ``'featmap'`` (the LayerNorm-ed NCHW map of each stage) or
+            ``'avg_featmap'`` (its average, ``(B, C)``). In cls mode the last stage always
+            returns the head's input pair (its tokens have no norm in the backbone).
         drop_path_rate (float): stochastic depth; linear over all blocks.
-        layer_scale_init (float): init of every layer-scale vector (1e-6 in the paper's models).
+        layer_scale_init_value (float): init of every layer-scale vector (1e-6 in the paper's
+            models).
         norm_eps (float): eps of the block and stage-end LayerNorms (1e-6).
         stem_norm_cfg (dict): the stem's BN (``dict(type='BN')``; the official detection backbone
             uses ``requires_grad=False``, the segmentation one ``SyncBN``).
@@ -64,12 +68,15 @@ class DualViT(BaseModule):
         mix_token (bool): MixToken on the stem map in training (cls mode, token-labeling recipe).
         mix_token_scale (int): MixToken grid cell on the stem map (8 = one stride-32 token).
         mix_token_beta (float): the box ratio is drawn from Beta(beta, beta).
-        frozen_stages (int): -1 freezes nothing; 0 freezes the stem and the semantic-token
-            initialisation; k >= 1 also freezes stages 1..k (embeddings, blocks, stage norms).
+        frozen_stages (int): -1 freezes nothing; 0 the stem (``patch_embed1`` and the
+            semantic-token initialisation ``q``, ``q_embed``, ``kv``, ``proxy_ln``, ``se``); k the
+            stem and stages 0..k-1 (``patch_embed{i+1}``, ``proxy_embed{i+1}``, ``block{i+1}``,
+            ``norm{i+1}``, ``norm_proxy{i+1}``).
         norm_eval (bool): keep the stem BN layers in eval mode during training.
         with_cp (bool): gradient checkpointing of every block.
         test_tile_size (int, optional): dense mode only, the official segmentation backbone's
-            test-time quirk (spec 2.9; 768 in the ADE20K configs): in eval mode an input larger
+            test-time quirk (docs/design/dualvit.md#test-time-tiling-in-segmentation; 768 in the
+            ADE20K configs): in eval mode an input larger
             than this on a side is run whole, then its maps are overwritten by those of
             ``tile x tile`` windows (see :meth:`forward_tiled`). None (default) turns it off;
             training always runs one pass.
@@ -88,7 +95,7 @@ class DualViT(BaseModule):
     }
     arch_keys = ('stem_hidden_dim', 'embed_dims', 'depths', 'num_heads', 'mlp_ratios')
     modes = ('cls', 'dense')
-    num_stages = 4
+    out_types = ('featmap', 'avg_featmap')
     num_dual_stages = 2
 
     def __init__(self,
@@ -96,8 +103,9 @@ class DualViT(BaseModule):
                  mode: str = 'dense',
                  in_channels: int = 3,
                  out_indices: Optional[Union[int, Sequence[int]]] = None,
+                 out_type: str = 'featmap',
                  drop_path_rate: float = 0.,
-                 layer_scale_init: float = 1e-6,
+                 layer_scale_init_value: float = 1e-6,
                  norm_eps: float = 1e-6,
                  stem_norm_cfg: dict = dict(type='BN'),
                  num_queries: int = 8,
@@ -111,7 +119,11 @@ class DualViT(BaseModule):
                  test_tile_size: Optional[int] = None,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        self.arch_settings = self._parse_arch(arch)
+        self.arch_settings = parse_arch(arch, self.arch_zoo, self.arch_keys, 'DualViT')
+        for k in ('embed_dims', 'depths', 'num_heads', 'mlp_ratios'):
+            if len(self.arch_settings[k]) != 4:
+                raise ValueError(f'DualViT: arch[{k!r}] needs 4 entries (one per stage), '
+                                 f'got {self.arch_settings[k]}')
         if mode not in self.modes:
             raise ValueError(f'DualViT: mode must be one of {self.modes}, got {mode!r}')
         if test_tile_size is not None:
@@ -121,6 +133,9 @@ class DualViT(BaseModule):
             if not isinstance(test_tile_size, int) or test_tile_size <= 0 or test_tile_size % 32:
                 raise ValueError('DualViT: test_tile_size must be None or a positive multiple of '
                                  f'32 (the total stride), e.g. 768; got {test_tile_size!r}')
+            if out_type != 'featmap':
+                raise ValueError('DualViT: test_tile_size pastes maps: it needs '
+                                 f'out_type="featmap", got {out_type!r}')
         self.test_tile_size = test_tile_size
         if mix_token and mode != 'cls':
             raise ValueError('DualViT: mix_token=True needs mode="cls" (token-labeling recipe)')
@@ -133,23 +148,14 @@ class DualViT(BaseModule):
 
         if out_indices is None:
             out_indices = (3, ) if mode == 'cls' else (0, 1, 2, 3)
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        self.out_indices = []
-        for i in out_indices:
-            j = i + self.num_stages if i < 0 else i
-            if not 0 <= j < self.num_stages:
-                raise ValueError(f'DualViT: out_indices entry {i} is not a valid stage (0-3)')
-            self.out_indices.append(j)
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.with_cp = with_cp
+        self.init_contract(4, out_indices, frozen_stages, norm_eval, with_cp, out_type)
         self.num_queries = num_queries
         self.mix_token = mix_token
         self.mix_token_scale = mix_token_scale
         self.mix_token_beta = mix_token_beta
 
-        # semantic-token initialisation (spec 2.3); names as in the official code
+        # semantic-token initialisation (docs/design/dualvit.md#semantic-token-initialisation);
+        # names as in the official code
         c1 = dims[0]
         self.q = nn.Parameter(torch.empty(num_queries * num_queries, c1))
         self.q_embed = nn.Sequential(nn.LayerNorm(c1), nn.Linear(c1, c1))
@@ -172,11 +178,13 @@ class DualViT(BaseModule):
             blocks = []
             for j in range(depths[i]):
                 common = dict(dim=dims[i], num_heads=s['num_heads'][i], drop_path=dpr[i][j],
-                              layer_scale_init=layer_scale_init, norm_eps=norm_eps)
+                              layer_scale_init_value=layer_scale_init_value,
+                              norm_eps=norm_eps)
                 if i < self.num_dual_stages:
                     blocks.append(DualBlock(mlp_ratio=ratios[i], **common))
                 else:
-                    # the official code alternates 4, 3, 4, ... in stage 3 (spec 2.6, 6.8)
+                    # the official code alternates 4, 3, 4, ... in stage 3
+                    # (docs/design/dualvit.md#stage-3-mlp-ratio-alternation)
                     ratio = ratios[i] - 1 if (i == 2 and j % 2 == 1) else ratios[i]
                     last = (mode == 'dense' and i == self.num_stages - 1 and j == depths[i] - 1)
                     blocks.append(MergeBlock(mlp_ratio=ratio, pixel_only=last, **common))
@@ -190,74 +198,33 @@ class DualViT(BaseModule):
 
         self._freeze_stages()
 
-    # ------------------------------------------------------------------ construction helpers
-    def _parse_arch(self, arch):
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key not in self.arch_zoo:
-                raise ValueError(f'DualViT: unknown arch {arch!r}; valid: {sorted(self.arch_zoo)} '
-                                 f'or a dict with keys {list(self.arch_keys)}')
-            return {k: list(v) if isinstance(v, list) else v
-                    for k, v in self.arch_zoo[key].items()}
-        if not isinstance(arch, dict):
-            raise TypeError(f'DualViT: arch must be a str or a dict, got {type(arch).__name__}')
-        missing = [k for k in self.arch_keys if k not in arch]
-        if missing:
-            raise ValueError(f'DualViT: arch dict is missing keys {missing}; '
-                             f'needs {list(self.arch_keys)}')
-        for k in ('embed_dims', 'depths', 'num_heads', 'mlp_ratios'):
-            if len(arch[k]) < self.num_stages:
-                raise ValueError(f'DualViT: arch[{k!r}] needs {self.num_stages} entries, '
-                                 f'got {arch[k]}')
-        return dict(arch)
+    # ------------------------------------------------------------------ contract and init
+    def stem_modules(self):
+        return [self.patch_embed1, self.q, self.q_embed, self.kv, self.proxy_ln, self.se]
 
-    def init_weights(self):
-        if init_with_pretrained(self):  # checked load (hvt.engine.pretrained)
-            return
-        if self.init_cfg is not None:
-            super().init_weights()
-            return
-        self.apply(dualvit_init_weights)
-        nn.init.trunc_normal_(self.q, std=.02)
-
-    def _stage_modules(self, i: int) -> List[nn.Module]:
-        """Modules of stage ``i`` (0-based); stage 0 also owns the stem and the semantic init."""
-        names = [f'patch_embed{i + 1}', f'block{i + 1}', f'norm{i + 1}', f'norm_proxy{i + 1}']
-        if i == 0:
-            names += ['q_embed', 'kv', 'proxy_ln', 'se']
-        else:
-            names.append(f'proxy_embed{i + 1}')
+    def stage_modules(self, i: int):
+        names = [f'block{i + 1}', f'norm{i + 1}', f'norm_proxy{i + 1}']
+        if i > 0:
+            names += [f'patch_embed{i + 1}', f'proxy_embed{i + 1}']
         return [getattr(self, n) for n in names if hasattr(self, n)]
 
-    def _freeze_stages(self):
-        if self.frozen_stages < 0:
-            return
-        self.q.requires_grad = False
-        for i in range(min(self.frozen_stages, self.num_stages - 1) + 1):
-            for m in self._stage_modules(i):
-                m.eval()
-                for p in m.parameters():
-                    p.requires_grad = False
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_batchnorm_eval(self)
-        return self
+    def init_weights(self):
+        if init_backbone_weights(self, dualvit_init_weights):
+            nn.init.trunc_normal_(self.q, std=.02)
 
     # ------------------------------------------------------------------ forward pieces
     def semantic_tokens(self, x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
-        """Initial semantic tokens from the stem tokens ``x`` (B, H1*W1, C1) (spec 2.3)."""
+        """Initial semantic tokens from the stem tokens ``x`` (B, H1*W1, C1)
+        (docs/design/dualvit.md#semantic-token-initialisation)."""
         B, _, C = x.shape
         k = self.pool.kernel_size
         if min(hw) < k:
             raise ValueError(f'DualViT: the stem map {hw[0]}x{hw[1]} is smaller than the semantic '
                              f'pool ({k}); inputs must be at least '
                              f'{4 * k - 3} pixels on each side')
-        pooled = self.pool(x.transpose(1, 2).reshape(B, C, hw[0], hw[1]))
+        pooled = self.pool(tokens_to_map(x, hw))
         h, w = pooled.shape[-2:]
-        pooled = pooled.flatten(2).transpose(1, 2)  # (B, m, C)
+        pooled = map_to_tokens(pooled)  # (B, m, C)
         k, v = self.kv(pooled).chunk(2, dim=-1)
         g = self.num_queries
         q = self.q
@@ -292,18 +259,14 @@ class DualViT(BaseModule):
         mixed[:, s * r1:s * r2, s * c1:s * c2] = xm.flip(0)[:, s * r1:s * r2, s * c1:s * c2]
         return mixed.reshape(B, N, C), (r1, c1, r2, c2)
 
-    def _run(self, blk, *args):
-        if self.with_cp and self.training and torch.is_grad_enabled():
-            return cp.checkpoint(blk, *args, use_reentrant=False)
-        return blk(*args)
-
     def forward(self, x):
         if self.test_tile_size is None or self.training:
             return self.forward_single(x)
         return self.forward_tiled(x, self.test_tile_size)
 
     def forward_tiled(self, x, tile: int):
-        """The official segmentation ``forward_test`` (spec 2.9), for any tile size.
+        """The official segmentation ``forward_test``
+        (docs/design/dualvit.md#test-time-tiling-in-segmentation), for any tile size.
 
         Inputs at most ``tile`` on both sides run once. Larger inputs first run whole; then each
         ``tile x tile`` window (row-major; along each axis the windows start at multiples of
@@ -341,8 +304,7 @@ class DualViT(BaseModule):
 
     def forward_single(self, x):
         """One pass over the whole input (the training forward)."""
-        B = x.shape[0]
-        outs = []
+        outs = {}
         box = None
         x_map = x
         z = None
@@ -357,187 +319,24 @@ class DualViT(BaseModule):
             blocks = getattr(self, f'block{i + 1}')
             if i < self.num_dual_stages:
                 for blk in blocks:
-                    x, z = self._run(blk, x, z, hw)
+                    x, z = self.run_block(blk, x, z, hw)
             else:
                 n = hw[0] * hw[1]
                 y = torch.cat([x, z], dim=1)
                 for blk in blocks:
-                    y = self._run(blk, y, hw)
+                    y = self.run_block(blk, y, hw)
                 x, z = y[:, :n], y[:, n:]
 
             last = i == self.num_stages - 1
             if last and self.mode == 'cls':
-                x_map = x.transpose(1, 2).reshape(B, -1, hw[0], hw[1])
+                x_map = tokens_to_map(x, hw)
                 out = (x_map, z) if box is None else (x_map, z, box)
             else:
                 x = getattr(self, f'norm{i + 1}')(x)
-                x_map = x.transpose(1, 2).reshape(B, -1, hw[0], hw[1]).contiguous()
+                x_map = tokens_to_map(x, hw).contiguous()
                 if not last:
                     z = getattr(self, f'norm_proxy{i + 1}')(z)
-                out = x_map
+                out = x.mean(1) if self.out_type == 'avg_featmap' else x_map
             if i in self.out_indices:
-                outs.append(out)
-        return tuple(outs)
-
-
-def _soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    # fp32 under mixed precision: a log-softmax over 1000 classes and its mean (mixed_precision.md)
-    return torch.sum(-target.float() * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
-
-
-if ClsHead is not None:
-
-    @MODELS.register_module()
-    class DualViTClsHead(ClsHead):
-        """Classification head of Dual-ViT: class-attention post network, ``norm4``, ``head`` and,
-        for token labeling, ``aux_head`` (spec 2.7). Takes the output of
-        ``DualViT(mode='cls')``.
-
-        The cls token is the mean of all stage-4 tokens (pixel + semantic); one class-attention
-        block refines it, ``norm4`` normalises, ``head`` classifies. With ``token_label=True`` the
-        pixel tokens after ``norm4`` also go through ``aux_head``; inference returns
-        ``logits + aux_eval_weight * max_over_tokens(aux)``, and training adds
-        ``aux_loss_weight * soft-CE(aux, dense token labels)``. The dense labels (e.g. the NFNet
-        label maps of LV-ViT/VOLO) must be attached to every data sample as ``gt_token_label``:
-        a ``(num_classes, h, w)`` score map or an ``(h, w)`` class-index map, area-resized to the
-        stage-4 grid. HVT does not ship such maps or their loader; without them the token-label
-        loss raises an error. If the backbone applied MixToken, the aux predictions are un-mixed
-        and the class target is mixed with lambda = 1 - box area / tokens.
-
-        Args:
-            num_classes (int): classes.
-            in_channels (int): C4 of the backbone.
-            num_heads (int): heads of the class-attention block (= stage-4 heads).
-            mlp_ratio (float): FFN ratio of the class block (2).
-            token_label (bool): build ``aux_head`` and use the token-labeling objective.
-            aux_loss_weight (float): weight of the dense token-label loss (0.5). With 0 the
-                dense loss is skipped and no label maps are needed (``aux_head`` then gets no
-                gradient: set ``find_unused_parameters`` when training distributed).
-            aux_eval_weight (float): weight of ``max(aux)`` added at inference (0.5).
-            aux_label_smoothing (float): label smoothing of the dense targets (0.1 officially).
-            norm_eps (float): eps of the block norms and ``norm4`` (1e-6).
-            loss (dict): class loss; must accept soft targets when Mixup/CutMix or MixToken is on.
-        """
-
-        def __init__(self,
-                     num_classes: int,
-                     in_channels: int,
-                     num_heads: int,
-                     mlp_ratio: float = 2.,
-                     token_label: bool = False,
-                     aux_loss_weight: float = 0.5,
-                     aux_eval_weight: float = 0.5,
-                     aux_label_smoothing: float = 0.,
-                     norm_eps: float = 1e-6,
-                     loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
-                     init_cfg=None,
-                     **kwargs):
-            super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
-            if num_classes <= 0:
-                raise ValueError(f'DualViTClsHead: num_classes={num_classes} must be positive')
-            self.num_classes = num_classes
-            self.in_channels = in_channels
-            self.token_label = token_label
-            self.aux_loss_weight = aux_loss_weight
-            self.aux_eval_weight = aux_eval_weight
-            self.aux_label_smoothing = aux_label_smoothing
-            self.post_network = nn.ModuleList([ClassBlock(in_channels, num_heads, mlp_ratio,
-                                                          norm_eps)])
-            self.norm4 = nn.LayerNorm(in_channels, eps=norm_eps)
-            self.head = nn.Linear(in_channels, num_classes)
-            if token_label:
-                self.aux_head = nn.Linear(in_channels, num_classes)
-
-        def init_weights(self):
-            if self.init_cfg is not None:
-                super().init_weights()
-                return
-            self.apply(dualvit_init_weights)
-
-        @staticmethod
-        def _unpack(feats):
-            out = feats[-1] if isinstance(feats, (tuple, list)) else feats
-            if not (isinstance(out, (tuple, list)) and len(out) in (2, 3)
-                    and out[0].dim() == 4 and out[1].dim() == 3):
-                raise TypeError('DualViTClsHead expects the last output of DualViT(mode="cls"): '
-                                '(pixel map (B, C, H, W), semantic tokens (B, m, C)[, mix box])')
-            return out[0], out[1], (out[2] if len(out) == 3 else None)
-
-        def _tokens(self, feats):
-            x_map, z, box = self._unpack(feats)
-            B, C, H, W = x_map.shape
-            t = torch.cat([x_map.flatten(2).transpose(1, 2), z], dim=1)
-            t = torch.cat([t.mean(dim=1, keepdim=True), t], dim=1)
-            for blk in self.post_network:
-                t = blk(t)
-            if self.token_label:
-                t = self.norm4(t)
-                return t[:, 0], t[:, 1:1 + H * W], (H, W), box
-            return self.norm4(t[:, 0]), None, (H, W), box
-
-        def pre_logits(self, feats):
-            """The normalised class token (B, C4)."""
-            return self._tokens(feats)[0]
-
-        def forward(self, feats):
-            """Inference logits: ``head(cls)`` (+ ``aux_eval_weight * max(aux)`` with TL)."""
-            cls, pix, _, _ = self._tokens(feats)
-            logits = self.head(cls)
-            if self.token_label:
-                logits = logits + self.aux_eval_weight * self.aux_head(pix).max(dim=1)[0]
-            return logits
-
-        def _targets(self, data_samples):
-            if 'gt_score' in data_samples[0]:
-                return torch.stack([ds.gt_score for ds in data_samples])
-            return torch.cat([ds.gt_label for ds in data_samples])
-
-        def _dense_targets(self, data_samples, hw, device):
-            maps = []
-            for ds in data_samples:
-                if 'gt_token_label' not in ds:
-                    raise KeyError(
-                        'DualViTClsHead(token_label=True) needs dense token labels: attach a '
-                        '(num_classes, h, w) score map or an (h, w) index map as '
-                        '`gt_token_label` to every data sample (e.g. the NFNet label maps of '
-                        'LV-ViT/VOLO). HVT does not ship them; train with token_label=False '
-                        '(the Dual-ViT-S 83.4% recipe) if you do not have them.')
-                t = torch.as_tensor(ds.gt_token_label, device=device)
-                if not t.is_floating_point():
-                    t = F.one_hot(t.long(), self.num_classes).permute(2, 0, 1).float()
-                if t.dim() != 3 or t.shape[0] != self.num_classes:
-                    raise ValueError(f'gt_token_label must be (num_classes={self.num_classes}, '
-                                     f'h, w) or (h, w) indices, got {tuple(t.shape)}')
-                maps.append(F.adaptive_avg_pool2d(t[None].float(), hw)[0])
-            t = torch.stack(maps).flatten(2).transpose(1, 2)  # (B, H*W, K)
-            t = t / t.sum(dim=-1, keepdim=True).clamp_min(1e-12)
-            eps = self.aux_label_smoothing
-            return t * (1 - eps) + eps / self.num_classes
-
-        def loss(self, feats, data_samples, **kwargs):
-            cls, pix, hw, box = self._tokens(feats)
-            logits = self.head(cls)
-            target = self._targets(data_samples)
-            losses = {}
-            if box is not None:
-                # MixToken: the class target mixes with the flipped batch by the unmixed area
-                if target.dim() == 1:
-                    target = F.one_hot(target.long(), self.num_classes).to(logits.dtype)
-                r1, c1, r2, c2 = box
-                lam = 1. - (r2 - r1) * (c2 - c1) / float(hw[0] * hw[1])
-                target = lam * target + (1. - lam) * target.flip(0)
-            losses['loss'] = self.loss_module(logits, target, avg_factor=logits.size(0),
-                                              **kwargs)
-            if self.token_label and self.aux_loss_weight > 0:
-                aux = self.aux_head(pix)
-                if box is not None:
-                    r1, c1, r2, c2 = box
-                    B, _, K = aux.shape
-                    a = aux.reshape(B, hw[0], hw[1], K)
-                    un = a.clone()
-                    un[:, r1:r2, c1:c2] = a.flip(0)[:, r1:r2, c1:c2]
-                    aux = un.reshape(B, -1, K)
-                dense = self._dense_targets(data_samples, hw, aux.device)
-                losses['loss_aux'] = self.aux_loss_weight * _soft_cross_entropy(
-                    aux.flatten(0, 1), dense.flatten(0, 1).to(aux.dtype))
-            return losses
+                outs[i] = out
+        return tuple(outs[i] for i in self.out_indices)

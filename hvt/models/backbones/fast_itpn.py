@@ -1,4 +1,5 @@
-"""Fast-iTPN backbone (spec itpn.md §1.3) with token migration and token gathering (§3).
+"""Fast-iTPN backbone (docs/design/itpn.md#fast-itpn-backbone) with token migration and token
+gathering (docs/fast_itpn.md).
 
 Architecture (official ``fast_itpn/modeling_finetune.py``, ``convmlp=True``, ``naiveswiglu=True``,
 ``subln=True``): ConvPatchEmbed (stride 4, no norm) -> stage 1 ConvMlpBlocks (C/4) ->
@@ -28,24 +29,26 @@ Acceleration (only for dense downstream fine-tuning; both default off):
 
 Every design choice the paper leaves open is an argument; see docs/fast_itpn.md.
 """
-import math
-from typing import Sequence
-
 import torch
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch import nn
 
-from hvt.models.layers.fast_itpn_blocks import (ConvMlpBlock, ConvPatchEmbed, ConvPatchMerge,
-                                                FastiTPNBlock)
-from hvt.models.layers.window import (pad_to_multiple, relative_position_index, window_partition,
-                                      window_reverse)
-from hvt.models.layers.weight_init import init_vit_weights
-from hvt.models.necks.itpn_pyramid import iTPNPyramid
 from hvt.engine.pretrained import (DEFAULT_MAX_MISSING_RATIO, init_with_pretrained,
                                    load_pretrained)
+from hvt.models.layers.drop import drop_path_rates
+from hvt.models.layers.fast_itpn_blocks import (ConvMlpBlock, ConvPatchEmbed, ConvPatchMerge,
+                                                FastiTPNBlock, TokenMigration,
+                                                build_migration_schedule, init_gathering_tokens)
+from hvt.models.layers.itpn_pyramid import iTPNPyramid
+from hvt.models.layers.tokens import resize_pos_embed, square_grid
+from hvt.models.layers.weight_init import init_vit_weights
+from hvt.models.layers.window import pad_to_multiple, window_partition, window_reverse
 from hvt.registry import MODELS
+
+from .base import BackboneContract, parse_arch, parse_out_indices
+
+__all__ = ['FastiTPN', 'FastiTPNDet', 'build_migration_schedule']
 
 _ARCHS = {
     'tiny': dict(embed_dims=384, depths=(1, 1, 12), num_heads=6),
@@ -56,36 +59,8 @@ _ARCHS = {
 _ALIASES = {'t': 'tiny', 's': 'small', 'b': 'base', 'l': 'large'}
 
 
-def build_migration_schedule(ratio: float, tokens_per_window: int, drop_layers: Sequence[int],
-                       depth: int, schedule: str = 'cumulative'):
-    """Tokens dropped per window after each stage-3 layer (a list of length ``depth``).
-
-    ``'floor'``: the spec's literal rule, ``floor(ratio * T / len(drop_layers))`` after every
-    drop layer (rounds small ratios down to nothing). ``'cumulative'``: the total
-    ``round(ratio * T)`` spread as evenly as integers allow over the drop layers (cumulative count
-    after the i-th drop layer = ``round(ratio * T * (i + 1) / n)``), which reaches the ratio.
-    """
-    r = [0] * depth
-    layers = sorted(set(drop_layers))
-    if not ratio or not layers:
-        return r
-    n = len(layers)
-    if schedule == 'floor':
-        for l in layers:
-            r[l] = int(math.floor(ratio * tokens_per_window / n))
-    elif schedule == 'cumulative':
-        prev = 0
-        for i, l in enumerate(layers):
-            cum = int(math.floor(ratio * tokens_per_window * (i + 1) / n + 0.5))
-            r[l] = cum - prev
-            prev = cum
-    else:
-        raise ValueError(f"migration_schedule must be 'floor' or 'cumulative', got {schedule!r}")
-    return r
-
-
 @MODELS.register_module()
-class FastiTPN(BaseModule):
+class FastiTPN(BackboneContract, BaseModule):
     """Fast-iTPN backbone.
 
     Args:
@@ -100,20 +75,25 @@ class FastiTPN(BaseModule):
             MLP and attention blocks, merges excluded).
         layer_scale_init_value: stage-3 layer scale init (0.1); 0 disables it.
         subln: sub-LN in ConvMLP and SwiGLU.
-        out_indices: stages to return (0: stride 4, C/4; 1: stride 8, C/2; 2: stride 16, C).
-        out_type: ``'featmap'`` (NCHW maps) or ``'avg_featmap'`` (stage 3 becomes
-            ``fc_norm(mean(tokens))``, the official classification pooling).
+        out_indices: stages to return (0: stride 4, C/4; 1: stride 8, C/2; 2: stride 16, C;
+            negatives from the end), in the order given.
+        out_type: ``'featmap'`` (NCHW maps) or ``'avg_featmap'`` (one ``(B, C)`` token mean per
+            entry; stage 3's is followed by ``fc_norm``, the official classification pooling).
         use_mask_token: create the ``(1, 1, 4C)`` per-patch ``mask_token`` for masked pre-training;
             ``forward(x, mask)`` then replaces masked 16x16 patches at the patch-embed level.
-        frozen_stages: -1 none; 0 patch embed; 1/2 also stage 1/2 with their merge; 3 everything.
-        norm_eval: accepted for API compatibility (the backbone has no BatchNorm).
-        with_cp: gradient checkpointing of every block.
+        frozen_stages: -1 none; 0 the stem (``patch_embed`` and ``mask_token``); k the stem and
+            the first k stages. A stage owns the ConvPatchMerge in front of it; stage 3 also owns
+            ``pos_embed``, ``gathering_token`` and ``fc_norm`` (as in :class:`HiViT`).
+        norm_eval: BatchNorm layers in eval mode while training (Fast-iTPN has none; the
+            contract's, meaningful for modules added around it).
+        with_cp: activation checkpointing of every block while training (window / gathering
+            blocks included).
         migration_ratio: fraction of each window's tokens migrated out of stage 3 (0..0.5).
         drop_layers: stage-3 layers after which tokens are dropped: an int n (the first n layers),
             a list of indices, or None (all layers).
         migration_schedule: ``'cumulative'`` or ``'floor'`` (see :func:`build_migration_schedule`).
-        migration_metric: ``'cosine'`` (spec) or ``'dot'`` similarity of head-averaged keys.
-        migration_point: ``'block'`` (drop after the whole block, spec) or ``'attn'`` (after the
+        migration_metric: ``'cosine'`` (default) or ``'dot'`` similarity of head-averaged keys.
+        migration_point: ``'block'`` (drop after the whole block, the default) or ``'attn'`` (after the
             attention residual, before the MLP; the MLP then skips the dropped tokens).
         attn_mode: ``'global'`` (plain), ``'window'`` or ``'gathering'``.
         window_size: window side in stride-16 tokens (used for migration groups as well). Inputs
@@ -139,7 +119,9 @@ class FastiTPN(BaseModule):
                  global_attn_indexes=(), window_rpe=None, gathering_init='mean',
                  gathering_query='input', init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        arch = self._parse_arch(arch)
+        arch = parse_arch(arch, self.arch_zoo, ('embed_dims', 'depths', 'num_heads'), 'FastiTPN')
+        if len(arch['depths']) != 3:
+            raise ValueError(f"FastiTPN: arch depths needs 3 stage block counts, got {arch['depths']}")
         C = self.embed_dims = arch['embed_dims']
         self.depths = tuple(arch['depths'])
         self.num_heads = arch['num_heads']
@@ -149,21 +131,10 @@ class FastiTPN(BaseModule):
             raise ValueError(f'FastiTPN: embed_dims {C} must be a multiple of 4')
         self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.patch_size = patch_size
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.with_cp = with_cp
-
-        if out_type not in ('featmap', 'avg_featmap'):
-            raise ValueError(f"out_type must be 'featmap' or 'avg_featmap', got {out_type!r}")
-        self.out_type = out_type
-        out_indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
-        for i in out_indices:
-            if not -3 <= i < 3:
-                raise ValueError(f'out_indices {out_indices}: FastiTPN has 3 stages (0, 1, 2)')
-        self.out_indices = sorted(i % 3 for i in out_indices)
+        self.init_contract(3, out_indices, frozen_stages, norm_eval, with_cp, out_type)
 
         dims = self.stage_channels = (C // 4, C // 2, C)
-        self.rpe = False  # no stage-3 relative position bias (spec Table II); see window_rpe
+        self.rpe = False  # no stage-3 relative position bias (paper Table II); see window_rpe
         self.patch_embed = ConvPatchEmbed(in_channels, dims[0], patch_size, inner_patches)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, 4 * C)) if use_mask_token else None
         grid = (self.img_size[0] // patch_size, self.img_size[1] // patch_size)
@@ -172,20 +143,6 @@ class FastiTPN(BaseModule):
         self.pos_drop = nn.Dropout(drop_rate)
 
         d1, d2, d3 = self.depths
-        n_dp = d1 + d2 + d3  # linear stochastic depth (python floats: works on the meta device)
-        dpr = [drop_path_rate * i / max(n_dp - 1, 1) for i in range(n_dp)]
-        blocks = [ConvMlpBlock(dims[0], bridge_mlp_ratio, drop_rate, dpr[i], subln, norm_eps)
-                  for i in range(d1)]
-        blocks.append(ConvPatchMerge(dims[0], norm_eps))
-        blocks += [ConvMlpBlock(dims[1], bridge_mlp_ratio, drop_rate, dpr[d1 + i], subln, norm_eps)
-                   for i in range(d2)]
-        blocks.append(ConvPatchMerge(dims[1], norm_eps))
-        blocks += [FastiTPNBlock(C, self.num_heads, mlp_ratio, qkv_bias, qk_scale, drop_rate,
-                                 attn_drop_rate, dpr[d1 + d2 + i], layer_scale_init_value, subln,
-                                 norm_eps) for i in range(d3)]
-        self.blocks = nn.ModuleList(blocks)
-        self.num_early = d1 + d2 + 2
-
         # -- acceleration options -------------------------------------------------------------
         if attn_mode not in ('global', 'window', 'gathering'):
             raise ValueError(f"attn_mode must be 'global', 'window' or 'gathering', got {attn_mode!r}")
@@ -195,13 +152,12 @@ class FastiTPN(BaseModule):
             raise ValueError(f"gathering_init must be 'mean' or 'learnable', got {gathering_init!r}")
         if gathering_query not in ('input', 'updated'):
             raise ValueError(f"gathering_query must be 'input' or 'updated', got {gathering_query!r}")
-        if migration_metric not in ('cosine', 'dot'):
-            raise ValueError(f"migration_metric must be 'cosine' or 'dot', got {migration_metric!r}")
         if migration_point not in ('block', 'attn'):
             raise ValueError(f"migration_point must be 'block' or 'attn', got {migration_point!r}")
         if not 0 <= migration_ratio <= 0.5:
             raise ValueError(f'migration_ratio must be in [0, 0.5] (only the A half of a window '
                              f'can be dropped), got {migration_ratio}')
+        self.migration = TokenMigration(migration_metric)
         self.attn_mode = attn_mode
         self.window_size = int(window_size)
         self.global_attn_indexes = tuple(i % d3 for i in global_attn_indexes)
@@ -211,7 +167,6 @@ class FastiTPN(BaseModule):
         self.gathering_init = gathering_init
         self.gathering_query = gathering_query
         self.migration_ratio = migration_ratio
-        self.migration_metric = migration_metric
         self.migration_point = migration_point
         if drop_layers is None:
             drop_layers = list(range(d3))
@@ -225,21 +180,29 @@ class FastiTPN(BaseModule):
         self.accelerated = any(self.drop_schedule) or any(m != 'global' for m in self.block_modes)
         if self.accelerated and self.window_size < 2:
             raise ValueError('window_size must be >= 2 for migration / window attention')
-        self.register_buffer('window_rpe_index', relative_position_index(self.window_size),
-                             persistent=False)
-        if window_rpe is not None:
-            n_rel = (2 * self.window_size - 1) ** 2
-            for i, blk in enumerate(self.stage3_blocks):
-                if self.block_modes[i] != 'global':
-                    blk.attn.relative_position_bias_table = nn.Parameter(
-                        torch.zeros(n_rel, self.num_heads))
+
+        # linear stochastic depth over the MLP and attention blocks (merges excluded)
+        dpr = drop_path_rates(drop_path_rate, self.depths)
+        blocks = [ConvMlpBlock(dims[0], bridge_mlp_ratio, drop_rate, dpr[0][i], subln, norm_eps)
+                  for i in range(d1)]
+        blocks.append(ConvPatchMerge(dims[0], norm_eps))
+        blocks += [ConvMlpBlock(dims[1], bridge_mlp_ratio, drop_rate, dpr[1][i], subln, norm_eps)
+                   for i in range(d2)]
+        blocks.append(ConvPatchMerge(dims[1], norm_eps))
+        blocks += [FastiTPNBlock(C, self.num_heads, mlp_ratio, qkv_bias, qk_scale, drop_rate,
+                                 attn_drop_rate, dpr[2][i], layer_scale_init_value, subln,
+                                 norm_eps, attn_mode=self.block_modes[i],
+                                 window_size=self.window_size, window_rpe=window_rpe,
+                                 gathering_query=gathering_query) for i in range(d3)]
+        self.blocks = nn.ModuleList(blocks)
+        self.num_early = d1 + d2 + 2
+
         if attn_mode == 'gathering' and gathering_init == 'learnable':
             self.gathering_token = nn.Parameter(torch.zeros(1, 1, C))
         else:
             self.gathering_token = None
 
-        if out_type == 'avg_featmap':
-            self.fc_norm = nn.LayerNorm(C, eps=norm_eps)
+        self.fc_norm = nn.LayerNorm(C, eps=norm_eps) if out_type == 'avg_featmap' else None
 
         # official init: Linear trunc_normal(0.02), LayerNorm (1, 0), convs PyTorch default
         nn.init.trunc_normal_(self.pos_embed, std=.02)
@@ -251,23 +214,6 @@ class FastiTPN(BaseModule):
         self._freeze_stages()
 
     # ------------------------------------------------------------------------------------------
-    @classmethod
-    def _parse_arch(cls, arch):
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key not in cls.arch_zoo:
-                raise ValueError(f'FastiTPN: unknown arch {arch!r}; valid: '
-                                 f'{sorted(cls.arch_zoo)} or a dict')
-            return dict(cls.arch_zoo[key])
-        if not isinstance(arch, dict):
-            raise TypeError(f'FastiTPN: arch must be a str or dict, got {type(arch)}')
-        missing = {'embed_dims', 'depths', 'num_heads'} - set(arch)
-        if missing:
-            raise ValueError(f'FastiTPN: arch dict is missing {sorted(missing)}')
-        if len(arch['depths']) != 3:
-            raise ValueError(f"FastiTPN: arch depths needs 3 stage block counts, got {arch['depths']}")
-        return dict(arch)
-
     @property
     def stage3_blocks(self):
         return self.blocks[self.num_early:]
@@ -294,13 +240,9 @@ class FastiTPN(BaseModule):
                 elif k.startswith('neck.') and hasattr(self, 'pyramid'):
                     new['pyramid.' + k[len('neck.'):]] = v
             sd = new
-        own = self.state_dict()
-        if 'pos_embed' in sd and sd['pos_embed'].shape != own['pos_embed'].shape:
-            v = sd['pos_embed']
-            g = int(round(v.shape[1] ** .5))
-            pe = F.interpolate(v.reshape(1, g, g, -1).permute(0, 3, 1, 2).float(),
-                               size=self.pos_grid, mode='bicubic', align_corners=False)
-            sd['pos_embed'] = pe.permute(0, 2, 3, 1).reshape(1, -1, v.shape[-1]).to(v.dtype)
+        v = sd.get('pos_embed')
+        if v is not None and v.shape != self.pos_embed.shape:
+            sd['pos_embed'] = resize_pos_embed(v, square_grid(v.shape[1]), self.pos_grid)
         return sd
 
     def load_pretrained(self, checkpoint, max_missing_ratio=DEFAULT_MAX_MISSING_RATIO):
@@ -308,42 +250,26 @@ class FastiTPN(BaseModule):
         Keys of other shapes (e.g. the head) are skipped and reported."""
         return load_pretrained(self, checkpoint, max_missing_ratio=max_missing_ratio).not_loaded
 
-    def _freeze_stages(self):
-        if self.frozen_stages < 0:
-            return
+    def stem_modules(self):
+        return [self.patch_embed, self.mask_token]
+
+    def stage_modules(self, i):
         d1, d2, _ = self.depths
-        modules = [self.patch_embed]
-        params = [self.mask_token] if self.mask_token is not None else []
-        if self.frozen_stages >= 1:
-            modules += list(self.blocks[:d1 + 1])
-        if self.frozen_stages >= 2:
-            modules += list(self.blocks[d1 + 1:d1 + d2 + 2])
-        if self.frozen_stages >= 3:
-            modules += list(self.stage3_blocks)
-            params.append(self.pos_embed)
-            if hasattr(self, 'fc_norm'):
-                modules.append(self.fc_norm)
-        for m in modules:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-        for p in params:
-            p.requires_grad = False
+        bounds = (0, d1, d1 + d2 + 1, len(self.blocks))  # stage i: its merge (i > 0) + blocks
+        mods = list(self.blocks[bounds[i]:bounds[i + 1]])
+        if i == 2:
+            mods += [self.pos_embed, self.gathering_token, self.fc_norm]
+        return mods
 
-    def train(self, mode=True):
-        super().train(mode)
-        self._freeze_stages()
-        return self
-
-    def get_layer_depth(self, param_name: str, prefix: str = '', mode=None):
+    def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer id for layer-wise lr decay, numbered as the official Fast-iTPN code does.
 
         ``patch_embed`` / ``pos_embed`` / ``mask_token`` / ``gathering_token`` -> 0,
         ``blocks.{i}`` -> i + 1 (the two merges count as entries), everything else (``fc_norm``,
         the head) -> ``len(blocks) + 1``. Returns ``(layer_id, num_layers)`` with
         ``num_layers = len(blocks) + 1``, so ``decay ** (num_layers - layer_id)`` (HVT's
-        ``LayerDecayOptimWrapperConstructor``) is the official ``ld ** (L + 1 - id)``. ``mode`` is
-        accepted for that constructor's API and ignored (merges always count here).
+        ``LayerDecayOptimWrapperConstructor``) is the official ``ld ** (L + 1 - id)``. The merges
+        always count, so there is no ``layer_decay_mode`` here.
         """
         num_layers = len(self.blocks) + 1
         if not param_name.startswith(prefix):
@@ -355,21 +281,9 @@ class FastiTPN(BaseModule):
             return int(name.split('.')[1]) + 1, num_layers
         return num_layers, num_layers
 
-    def _run(self, fn, *args):
-        if self.with_cp and self.training and any(
-                torch.is_tensor(a) and a.requires_grad for a in args):
-            return cp.checkpoint(fn, *args, use_reentrant=False)
-        return fn(*args)
-
     def resized_pos_embed(self, hp, wp):
         """``pos_embed`` as a channel-last ``(1, hp, wp, C)`` map (bicubic for other grids)."""
-        gh, gw = self.pos_grid
-        pos = self.pos_embed.reshape(1, gh, gw, -1)
-        if (hp, wp) == (gh, gw):
-            return pos
-        pos = F.interpolate(pos.permute(0, 3, 1, 2).float(), size=(hp, wp), mode='bicubic',
-                            align_corners=False)
-        return pos.to(self.pos_embed.dtype).permute(0, 2, 3, 1)
+        return resize_pos_embed(self.pos_embed, self.pos_grid, (hp, wp)).reshape(1, hp, wp, -1)
 
     # ------------------------------------------------------------------------------------------
     def forward_features(self, x, mask=None, return_migration=False):
@@ -424,19 +338,20 @@ class FastiTPN(BaseModule):
         for i, blk in enumerate(self.blocks[:self.num_early]):
             if i in (d1, d1 + d2 + 1):  # a merge: keep the stage output just before it
                 feats.append(x)
-            x = self._run(blk, x)
+            x = self.run_block(blk, x)
         return feats, x
 
     def forward(self, x, mask=None):
         feats = self.forward_features(x, mask)
-        outs = []
-        for i in self.out_indices:
-            f = feats[i]
-            if i == 2 and self.out_type == 'avg_featmap':
-                outs.append(self.fc_norm(f.mean(dim=(1, 2))))
-            else:
-                outs.append(f.permute(0, 3, 1, 2))
-        return tuple(outs)
+        if self.out_type == 'avg_featmap':
+            return tuple(self._pooled(feats[i], i) for i in self.out_indices)
+        return tuple(feats[i].permute(0, 3, 1, 2) for i in self.out_indices)
+
+    def _pooled(self, fmap, i):
+        """Mean of stage ``i``'s channel-last map -> ``(B, C)``; ``fc_norm`` after the last stage
+        (the official classification pooling)."""
+        pooled = fmap.mean(dim=(1, 2))
+        return self.fc_norm(pooled) if i == 2 else pooled
 
     # -- stage 3 -----------------------------------------------------------------------------
     def stage3(self, x, return_hidden=()):
@@ -451,7 +366,7 @@ class FastiTPN(BaseModule):
             t = x.reshape(B, hp * wp, C)
             hidden = {}
             for j, blk in enumerate(self.stage3_blocks):
-                t = self._run(blk, t)
+                t = self.run_block(blk, t)
                 if j in return_hidden:
                     hidden[j] = t
             if return_hidden:
@@ -473,25 +388,29 @@ class FastiTPN(BaseModule):
             m = torch.zeros(1, Hq, Wq, 1, device=x.device)
             m[:, :hp, :wp] = 1
             valid = window_partition(m, ws).reshape(1, nW, T).bool().expand(B, nW, T)
-        geo = dict(ws=ws, nh=nh, nw=nw, migrated=False)
+        migrated = False
         g = None
         stored_pos, stored_feat = [], []
         for i, blk in enumerate(self.stage3_blocks):
-            mode, r = self.block_modes[i], self.drop_schedule[i]
-            xw, g, keys = self._attn_half(blk, mode, xw, g, pos, valid, geo, need_keys=r > 0)
+            r = self.drop_schedule[i]
+            gathering = blk.attn_mode == 'gathering'
+            if gathering and g is None:
+                g = init_gathering_tokens(xw, valid, self.gathering_token)
+            geo = dict(ws=ws, nh=nh, nw=nw, migrated=migrated)
+            xw, g, keys = self.run_block(blk.forward_windows, xw, g, pos, valid, geo, r > 0)
             if r and self.migration_point == 'attn':
-                xw, pos, valid, dp, df = self._migrate(xw, keys, pos, valid, r)
+                xw, pos, valid, dp, df = self.migration(xw, keys, pos, valid, r)
                 stored_pos.append(dp)
                 stored_feat.append(df)
-                geo['migrated'] = True
-            xw = xw + blk.drop_path(blk.mlp_branch(xw))
-            if g is not None and mode == 'gathering':
-                g = g + blk.drop_path(blk.mlp_branch(g))
+                migrated = True
+            xw = self.run_block(blk.mlp_residual, xw)
+            if g is not None and gathering:
+                g = self.run_block(blk.mlp_residual, g)
             if r and self.migration_point == 'block':
-                xw, pos, valid, dp, df = self._migrate(xw, keys, pos, valid, r)
+                xw, pos, valid, dp, df = self.migration(xw, keys, pos, valid, r)
                 stored_pos.append(dp)
                 stored_feat.append(df)
-                geo['migrated'] = True
+                migrated = True
 
         all_pos = torch.cat([pos] + stored_pos, dim=2)
         all_feat = torch.cat([xw] + stored_feat, dim=2)
@@ -502,198 +421,39 @@ class FastiTPN(BaseModule):
                       dropped_pos=stored_pos, dropped_feat=stored_feat)
         return out.contiguous(), record
 
-    @staticmethod
-    def _key_mask_bias(valid, dtype):
-        """``(B, nW, L)`` bool -> additive ``(B, nW, 1, 1, L)`` bias (0 / very negative)."""
-        neg = torch.finfo(dtype).min / 4
-        return torch.zeros(valid.shape, dtype=dtype, device=valid.device).masked_fill(
-            ~valid, neg)[:, :, None, None, :]
-
-    def _window_rpe(self, blk, pos, geo, with_g):
-        """Relative position bias ``(1 | B, 1 | nW, heads, L, L)`` for window attention.
-
-        The gathering token (first in the window) sits at the window centre.
-        """
-        table = blk.attn.relative_position_bias_table
-        ws = geo['ws']
-        idx = self.window_rpe_index
-        if with_g:
-            c = (ws - 1) // 2
-            coords = torch.stack(torch.meshgrid(
-                torch.arange(ws, device=idx.device), torch.arange(ws, device=idx.device),
-                indexing='ij')).flatten(1)  # (2, T)
-            rel_tg = coords - c  # token - centre
-            to_idx = (rel_tg[0] + ws - 1) * (2 * ws - 1) + rel_tg[1] + ws - 1
-            from_idx = (-rel_tg[0] + ws - 1) * (2 * ws - 1) - rel_tg[1] + ws - 1
-            centre = (ws - 1) * (2 * ws - 1) + ws - 1
-            T = ws * ws
-            ext = idx.new_empty(T + 1, T + 1)
-            ext[1:, 1:] = idx
-            ext[0, 1:] = from_idx  # g (query) -> token (key): offset centre - token
-            ext[1:, 0] = to_idx
-            ext[0, 0] = centre
-            idx = ext
-        if geo['migrated']:
-            p = pos
-            if with_g:
-                p = torch.cat([pos.new_zeros(*pos.shape[:2], 1), pos + 1], dim=2)
-            idx = idx[p[..., :, None], p[..., None, :]]  # (B, nW, L, L)
-        else:
-            idx = idx[None, None]
-        bias = table[idx.reshape(-1)].reshape(*idx.shape, -1)
-        return bias.movedim(-1, -3)
-
-    def _cross_rpe(self, blk, pos, geo):
-        """Bias ``(B | 1, heads, nW*L, nW)`` for token -> gathering-token attention: offsets from
-        the token to each window centre, clipped to the table range."""
-        table = blk.attn.relative_position_bias_table
-        ws, nh, nw = geo['ws'], geo['nh'], geo['nw']
-        dev = table.device
-        T = ws * ws
-        local = torch.arange(T, device=dev)
-        win = torch.arange(nh * nw, device=dev)
-        ty = (win[:, None] // nw) * ws + local[None] // ws  # (nW, T)
-        tx = (win[:, None] % nw) * ws + local[None] % ws
-        c = (ws - 1) // 2
-        cy = (win // nw) * ws + c
-        cx = (win % nw) * ws + c
-        dy = (ty[..., None] - cy).clamp(-(ws - 1), ws - 1)  # (nW, T, nW)
-        dx = (tx[..., None] - cx).clamp(-(ws - 1), ws - 1)
-        idx = (dy + ws - 1) * (2 * ws - 1) + dx + ws - 1
-        if geo['migrated']:
-            B = pos.shape[0]
-            flat = (win[None, :, None] * T + pos).reshape(B, -1)  # (B, nW*L)
-            idx = idx.reshape(-1, nh * nw)[flat]  # (B, nW*L, nW)
-        else:
-            idx = idx.reshape(1, -1, nh * nw)
-        bias = table[idx.reshape(-1)].reshape(*idx.shape, -1)
-        return bias.movedim(-1, -3)
-
-    def _attn_half(self, blk, mode, xw, g, pos, valid, geo, need_keys):
-        """Attention residual of one stage-3 block on windowed tokens ``(B, nW, L, C)``."""
-        B, nW, L, C = xw.shape
-        attn = blk.attn
-        heads = attn.num_heads
-        if mode == 'global':
-            t = xw.reshape(B, nW * L, C)
-            bias = None
-            if valid is not None:
-                bias = self._key_mask_bias(valid.reshape(B, 1, nW * L), t.dtype)[:, 0]
-            y, k = attn(blk.norm1(t), bias, return_keys=True)
-            xw = xw + blk.drop_path(blk.scale1(y)).reshape(B, nW, L, C)
-            keys = None
-            if need_keys:
-                keys = k.mean(1).reshape(B, nW, L, -1)
-            return xw, g, keys
-
-        with_g = mode == 'gathering'
-        if with_g and g is None:
-            if self.gathering_token is not None:
-                g = self.gathering_token.expand(B, nW, C).to(xw.dtype)
-            elif valid is None:
-                g = xw.mean(dim=2)
-            else:
-                w = valid.unsqueeze(-1).to(xw.dtype)
-                g = (xw * w).sum(2) / w.sum(2).clamp(min=1)
-        z = torch.cat([g.unsqueeze(2), xw], dim=2) if with_g else xw
-        Lz = z.shape[2]
-        q, k, v = attn.qkv(blk.norm1(z))  # (B, nW, heads, Lz, hd)
-        bias = None
-        if attn_table(attn) is not None and self.window_rpe is not None:
-            bias = self._window_rpe(blk, pos, geo, with_g)  # (1|B, 1|nW, heads, Lz, Lz)
-        if valid is not None:
-            vz = torch.cat([valid.new_ones(B, nW, 1), valid], dim=2) if with_g else valid
-            mb = self._key_mask_bias(vz, q.dtype)
-            bias = mb if bias is None else bias.to(q.dtype) + mb
-        if bias is not None:
-            bias = bias.expand(B, nW, heads, Lz, Lz).reshape(B * nW, heads, Lz, Lz)
-        hd = q.shape[-1]
-        o = attn.attend(q.reshape(B * nW, heads, Lz, hd), k.reshape(B * nW, heads, Lz, hd),
-                        v.reshape(B * nW, heads, Lz, hd), bias).reshape(B, nW, Lz, C)
-        keys = None
-        if need_keys:
-            keys = (k[:, :, :, 1:] if with_g else k).mean(2)  # (B, nW, L, hd)
-        if not with_g:
-            xw = xw + blk.drop_path(blk.scale1(attn.proj_drop(attn.proj(o))))
-            return xw, g, keys
-
-        ox = o[:, :, 1:]
-        g = g + blk.drop_path(blk.scale1(attn.proj_drop(attn.proj(o[:, :, 0]))))
-        kg, vg = attn.project_kv(blk.norm1(g))  # (B, heads, nW, hd)
-        cbias = None
-        if self.window_rpe == 'rpe':
-            cbias = self._cross_rpe(blk, pos, geo).to(q.dtype)  # (1|B, heads, nW*L, nW)
-        if self.gathering_query == 'input':
-            qx = q[:, :, :, 1:].permute(0, 2, 1, 3, 4).reshape(B, heads, nW * L, hd)
-            oc = attn.attend(qx, kg, vg, cbias).reshape(B, nW, L, C)
-            xw = xw + blk.drop_path(blk.scale1(attn.proj_drop(attn.proj(ox + oc))))
-        else:
-            xw = xw + blk.drop_path(blk.scale1(attn.proj_drop(attn.proj(ox))))
-            qx = attn.project_q(blk.norm1(xw.reshape(B, nW * L, C)))  # (B, heads, nW*L, hd)
-            oc = attn.attend(qx, kg, vg, cbias).reshape(B, nW, L, C)
-            xw = xw + blk.drop_path(blk.scale1(attn.proj_drop(attn.proj(oc))))
-        return xw, g, keys
-
-    def _migrate(self, xw, keys, pos, valid, r):
-        """Drop the ``r`` most redundant A tokens of every window (see the module docstring)."""
-        B, nW, L, C = xw.shape
-        nA = (L + 1) // 2
-        if L < 2 or r > nA:
-            raise ValueError(f'token migration: cannot drop {r} of {L} tokens per window '
-                             f'(lower migration_ratio or use more drop_layers)')
-        with torch.no_grad():
-            k = keys.float()
-            if self.migration_metric == 'cosine':
-                k = F.normalize(k, dim=-1)
-            sim = k[:, :, 0::2] @ k[:, :, 1::2].transpose(-1, -2)  # (B, nW, nA, nB)
-            if valid is not None:
-                sim = sim.masked_fill(~valid[:, :, None, 1::2], float('-inf'))
-            score = sim.amax(dim=-1)
-            if valid is not None:  # padding tokens leave first
-                score = score.masked_fill(~valid[:, :, 0::2], float('inf'))
-            top = score.topk(r, dim=-1).indices * 2  # token index in the window
-            drop = torch.zeros(B, nW, L, dtype=torch.uint8, device=xw.device)
-            drop.scatter_(2, top, 1)
-            order = torch.sort(drop, dim=2, stable=True).indices
-        keep_idx, drop_idx = order[:, :, :L - r], order[:, :, L - r:]
-
-        def take(t, idx):
-            if t.dim() == 4:
-                return t.gather(2, idx.unsqueeze(-1).expand(-1, -1, -1, t.shape[-1]))
-            return t.gather(2, idx)
-
-        dropped_pos, dropped_feat = take(pos, drop_idx), take(xw, drop_idx)
-        xw, pos = take(xw, keep_idx), take(pos, keep_idx)
-        if valid is not None:
-            valid = take(valid, keep_idx)
-        return xw, pos, valid, dropped_pos, dropped_feat
-
-
-def attn_table(attn):
-    return getattr(attn, 'relative_position_bias_table', None)
 
 
 @MODELS.register_module()
 class FastiTPNDet(FastiTPN):
     """Fast-iTPN + the iTPN pyramid replacing FPN, for mmdet (``neck=None``) and similar.
 
-    The pyramid (spec §2.2, the shared :class:`iTPNPyramid`, keys ``pyramid.*``) takes the stage-1
+    The pyramid (docs/design/itpn.md#feature-pyramid, the shared :class:`iTPNPyramid`, keys
+    ``pyramid.*``) takes the stage-1
     and stage-2 outputs and the full stage-3 map (migrated tokens already replenished), so token
     migration and gathering work unchanged underneath. Its per-pixel MLP blocks are exactly 1x1
-    ConvMLPs (spec A16 [R]).
+    ConvMLPs (docs/design/itpn.md#fast-itpn-downstream-configs [R]).
 
     Args:
         fpn_dim, fpn_depth, pyramid_mlp_ratio: pyramid width (256), blocks per top-down step
             (1, as the official COCO configs), MLP ratio (4).
         out_strides: any increasing subset of (4, 8, 16, 32, 64); stride 32 / 64 are 2x2 pools
-            of the level above (spec A25: 5 scales 4-64 for Mask R-CNN, 4 scales 8-64 for DINO).
+            of the level above (docs/design/itpn.md#fast-itpn-downstream-configs: 5 scales 4-64 for
+            Mask R-CNN, 4 scales 8-64 for DINO).
         extra_pool: ``'avg'`` (detection, official) or ``'max'`` (segmentation).
         **kwargs: :class:`FastiTPN` arguments (migration, gathering, drop path, ...).
+
+    The outputs are pyramid levels, so ``out_indices`` is fixed to ``(0, 1, 2)`` (the stages the
+    pyramid reads) and ``out_type`` to ``'featmap'``; ``frozen_stages`` freezes the Fast-iTPN part
+    (the pyramid stays trainable).
     """
+    out_types = ('featmap', )
 
     def __init__(self, arch='base', fpn_dim=256, fpn_depth=1, pyramid_mlp_ratio=4.,
                  out_strides=(4, 8, 16, 32, 64), extra_pool='avg', **kwargs):
-        kwargs.setdefault('out_type', 'featmap')
+        out_indices = kwargs.setdefault('out_indices', (0, 1, 2))
+        if parse_out_indices(out_indices, 3, 'FastiTPNDet') != [0, 1, 2]:
+            raise ValueError('FastiTPNDet: out_indices is fixed to (0, 1, 2), the stages its '
+                             f'pyramid reads; got {out_indices!r}')
         super().__init__(arch=arch, **kwargs)
         C = self.embed_dims
         self.pyramid = iTPNPyramid((C // 4, C // 2, C), fpn_dim=fpn_dim, fpn_depth=fpn_depth,

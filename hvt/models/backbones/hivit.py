@@ -1,4 +1,5 @@
-"""HiViT, the backbone of iTPN (spec itpn.md §1.1-1.2), with raw per-stage block counts.
+"""HiViT, the backbone of iTPN (docs/design/itpn.md#hivit-building-blocks,
+docs/design/itpn.md#hivit-and-itpn-variants), with raw per-stage block counts.
 
 Stages 1-2 are MLP-only blocks on HiViT's per-patch token layout ``(B, N, h, w, C)`` (h = w = 4, 2),
 stage 3 is global-attention ViT blocks on ``(B, N, C)``. Because nothing before stage 3 crosses a
@@ -15,44 +16,35 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch import nn
 
 from hvt.models.layers import (HiViTBlock, HiViTPatchEmbed, MlpBlock, PatchMerge,
                                drop_path_rates, relative_position_index)
-from hvt.models.necks.itpn_pyramid import tokens_to_map
+from hvt.models.layers.tokens import (patch_tokens_to_map, resize_pos_embed, sincos_pos_embed_2d,
+                                      square_grid)
 from hvt.models.layers.weight_init import init_vit_weights
 from hvt.engine.pretrained import init_with_pretrained
 from hvt.registry import MODELS
 
-
-def sincos_pos_embed_2d(dim: int, hp: int, wp: int) -> torch.Tensor:
-    """Fixed 2-D sin-cos embedding ``(1, hp*wp, dim)`` (half the channels per axis, MAE style)."""
-    if dim % 4:
-        raise ValueError(f'sin-cos position embedding needs dim % 4 == 0, got {dim}')
-    q = dim // 4
-    omega = 1. / (10000 ** (torch.arange(q, dtype=torch.float64) / q))
-    ys, xs = torch.meshgrid(torch.arange(hp, dtype=torch.float64),
-                            torch.arange(wp, dtype=torch.float64), indexing='ij')
-    out_x = xs.reshape(-1, 1) * omega[None]
-    out_y = ys.reshape(-1, 1) * omega[None]
-    emb = torch.cat([out_x.sin(), out_x.cos(), out_y.sin(), out_y.cos()], dim=1)
-    return emb.float()[None]
+from .base import BackboneContract, parse_arch
 
 
 def resize_pos_table(table: torch.Tensor, grid) -> Optional[torch.Tensor]:
-    """Bicubically resize a square ``(1, n*n, C)`` position table to ``grid`` (``size=``
-    semantics, align_corners False); None if the table is not square."""
-    n_old = table.shape[1]
-    go = int(round(n_old ** .5))
-    if go * go != n_old:
-        return None
-    if (go, go) == tuple(grid):
-        return table
-    x = table.reshape(1, go, go, -1).permute(0, 3, 1, 2).float()
-    x = F.interpolate(x, size=tuple(grid), mode='bicubic', align_corners=False)
-    return x.permute(0, 2, 3, 1).reshape(1, grid[0] * grid[1], -1).to(table.dtype)
+    """A square ``(1, n*n, C)`` position table bicubically resized to ``grid``
+    (:func:`~hvt.models.layers.tokens.resize_pos_embed`); None if the table is not square."""
+    src = square_grid(table.shape[1])
+    return None if src is None else resize_pos_embed(table, src, grid)
+
+
+def resize_rel_pos_table(table: torch.Tensor, src_hw, dst_hw) -> torch.Tensor:
+    """A ``((2h-1)*(2w-1), heads)`` relative position bias table of an ``src_hw`` token grid,
+    bicubically resized (in float32, ``size=`` semantics) to the table of ``dst_hw``."""
+    (sh, sw), (dh, dw) = src_hw, dst_hw
+    heads = table.shape[1]
+    t = table.t().reshape(1, heads, 2 * sh - 1, 2 * sw - 1).float()
+    t = F.interpolate(t, size=(2 * dh - 1, 2 * dw - 1), mode='bicubic', align_corners=False)
+    return t.reshape(heads, -1).t().to(table.dtype)
 
 
 def random_masking(batch: int, num_patches: int, mask_ratio: float, device=None,
@@ -74,7 +66,7 @@ def random_masking(batch: int, num_patches: int, mask_ratio: float, device=None,
 
 
 @MODELS.register_module()
-class HiViT(BaseModule):
+class HiViT(BackboneContract, BaseModule):
     """HiViT / iTPN backbone.
 
     Args:
@@ -109,14 +101,17 @@ class HiViT(BaseModule):
         layer_scale_init_value: gamma_1 / gamma_2 init (0 = no layer scale).
         use_mask_token: add ``mask_token`` (1, 1, C) replacing masked stage-3 input tokens
             (BEiT-style masking of CLIP pre-training).
-        out_indices: stage indices (0: stride 4, 1: stride 8, 2: stride 16) returned as NCHW maps.
-            Stage outputs are taken right before each PatchMerge (U1, U2) and after stage 3 (U3).
-        out_type: ``'featmap'`` (tuple of NCHW maps) or ``'avg_featmap'`` (token mean followed by
-            ``fc_norm``, the official classification pooling; returns ``((B, C),)``).
-        frozen_stages: -1 none; 0 patch_embed; k freezes everything up to the end of stage k
-            (stage 3 includes the position embedding).
+        out_indices: stage indices (0: stride 4, 1: stride 8, 2: stride 16; negatives from the
+            end), in the order given. Stage outputs are taken right before each PatchMerge (U1,
+            U2) and after stage 3 (U3).
+        out_type: ``'featmap'`` (NCHW maps) or ``'avg_featmap'`` (one ``(B, C)`` token mean per
+            entry; stage 3's is followed by ``fc_norm``, the official classification pooling).
+        frozen_stages: -1 none; 0 the stem (``patch_embed``); k the stem and the first k stages.
+            A stage owns the PatchMerge in front of it; stage 3 also owns ``absolute_pos_embed``,
+            ``mask_token`` (both added at its input) and ``fc_norm``.
+        norm_eval: BatchNorm layers in eval mode while training (HiViT has none; the contract's).
         drop_path_rate: linear over all MLP and attention blocks (merges excluded).
-        with_cp: gradient checkpointing per block.
+        with_cp: activation checkpointing of every block while training.
     """
     arch_zoo = {
         **dict.fromkeys(['t', 'tiny'], dict(embed_dims=384, depths=[2, 2, 10], num_heads=6)),
@@ -128,28 +123,18 @@ class HiViT(BaseModule):
         **dict.fromkeys(['hivit-b', 'hivit-base'],
                         dict(embed_dims=512, depths=[4, 4, 20], num_heads=8)),
     }
-    num_extra_tokens = 0
+    out_types = ('featmap', 'avg_featmap')
 
     def __init__(self, arch='base', img_size=224, patch_size=16, inner_patches=4, in_channels=3,
                  stem_mlp_ratio=3., mlp_ratio=4., qkv_bias=True, qk_scale=None, drop_rate=0.,
                  attn_drop_rate=0., drop_path_rate=0., ape=True, ape_init='trunc_normal',
                  ape_trainable=True, rpe=False, patch_norm=True, layer_scale_init_value=0.,
                  use_mask_token=False, out_indices: Sequence[int] = (2, ), out_type='featmap',
-                 frozen_stages=-1, norm_eps=1e-6, with_cp=False, pos_embed_interp='resize',
-                 pretrain_img_size=224, init_cfg=None):
+                 frozen_stages=-1, norm_eval=False, norm_eps=1e-6, with_cp=False,
+                 pos_embed_interp='resize', pretrain_img_size=224, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key not in self.arch_zoo:
-                raise ValueError(f'HiViT: unknown arch {arch!r}; valid: {sorted(self.arch_zoo)}')
-            arch = self.arch_zoo[key]
-        elif isinstance(arch, dict):
-            missing = {'embed_dims', 'depths', 'num_heads'} - set(arch)
-            if missing:
-                raise ValueError(f'HiViT: arch dict is missing keys {sorted(missing)}')
-        else:
-            raise TypeError(f'HiViT: arch must be a str or a dict, got {type(arch)}')
-        self.arch_settings = dict(arch)
+        arch = parse_arch(arch, self.arch_zoo, ('embed_dims', 'depths', 'num_heads'), 'HiViT')
+        self.arch_settings = arch
         C = self.embed_dims = arch['embed_dims']
         self.depths = list(arch['depths'])
         if len(self.depths) != 3:
@@ -162,16 +147,7 @@ class HiViT(BaseModule):
         if inner_patches != 4:
             raise ValueError('HiViT has two merges, so inner_patches must be 4')
         self.stage_channels = (C // 4, C // 2, C)
-        if out_type not in ('featmap', 'avg_featmap'):
-            raise ValueError(f"HiViT: out_type must be 'featmap' or 'avg_featmap', got {out_type!r}")
-        self.out_type = out_type
-        out_indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
-        for i in out_indices:
-            if not -3 <= i < 3:
-                raise ValueError(f'HiViT: out_indices are stage indices in [0, 2], got {i}')
-        self.out_indices = [i % 3 for i in out_indices]
-        self.frozen_stages = frozen_stages
-        self.with_cp = with_cp
+        self.init_contract(3, out_indices, frozen_stages, norm_eval, with_cp, out_type)
         self.patch_size = patch_size
         self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.grid = (self.img_size[0] // patch_size, self.img_size[1] // patch_size)
@@ -257,28 +233,17 @@ class HiViT(BaseModule):
         if self.init_cfg is not None:
             super().init_weights()
 
-    def _freeze_stages(self):
-        if self.frozen_stages < 0:
-            return
-        frozen = [self.patch_embed]
-        for s in range(min(self.frozen_stages, 3)):
-            start, end = self.stage_slices[s]
-            if s > 0:
-                frozen.append(self.blocks[start - 1])  # the merge in front of the stage
-            frozen.extend(self.blocks[start:end])
-        for m in frozen:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-        if self.frozen_stages >= 3:
-            for p in (self.absolute_pos_embed, self.mask_token):
-                if p is not None:
-                    p.requires_grad = False
+    def stem_modules(self):
+        return [self.patch_embed]
 
-    def train(self, mode=True):
-        super().train(mode)
-        self._freeze_stages()
-        return self
+    def stage_modules(self, i):
+        start, end = self.stage_slices[i]
+        mods = list(self.blocks[start:end])
+        if i > 0:
+            mods.insert(0, self.blocks[start - 1])  # the merge in front of the stage
+        if i == 2:
+            mods += [self.absolute_pos_embed, self.mask_token, self.fc_norm]
+        return mods
 
     # ------------------------------------------------------------------ helpers
     def no_weight_decay(self):
@@ -286,21 +251,12 @@ class HiViT(BaseModule):
 
     def _pos_embed(self, hp, wp):
         """``absolute_pos_embed`` for an ``hp x wp`` grid (see ``pos_embed_interp``)."""
-        pe = self.absolute_pos_embed
         gh, gw = self.pos_embed_grid
-        if (hp, wp) == (gh, gw):
-            return pe
-        pe = pe.reshape(1, gh, gw, -1).permute(0, 3, 1, 2)
+        scale = None
         if self.pos_embed_interp == 'per-forward':
             # the official det/seg call: the scale factor (not the size) drives the sampling
-            pe = F.interpolate(pe, scale_factor=((hp + 0.1) / gh, (wp + 0.1) / gw),
-                               mode='bicubic', align_corners=False, recompute_scale_factor=False)
-            if pe.shape[-2:] != (hp, wp):
-                raise RuntimeError(f'HiViT: per-forward position interpolation gave '
-                                   f'{tuple(pe.shape[-2:])}, expected {(hp, wp)}')
-        else:
-            pe = F.interpolate(pe, size=(hp, wp), mode='bicubic', align_corners=False)
-        return pe.permute(0, 2, 3, 1).reshape(1, hp * wp, -1)
+            scale = ((hp + 0.1) / gh, (wp + 0.1) / gw)
+        return resize_pos_embed(self.absolute_pos_embed, (gh, gw), (hp, wp), scale_factor=scale)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # 'per-forward' models only: a square ``absolute_pos_embed`` of another grid (e.g. the
@@ -334,16 +290,7 @@ class HiViT(BaseModule):
     def _rpe_table(self, blk, hp, wp):
         if (hp, wp) == self.grid:
             return None
-        gh, gw = self.grid
-        t = blk.attn.relative_position_bias_table
-        t = t.t().reshape(1, -1, 2 * gh - 1, 2 * gw - 1)
-        t = F.interpolate(t, size=(2 * hp - 1, 2 * wp - 1), mode='bicubic', align_corners=False)
-        return t.reshape(t.shape[1], -1).t()
-
-    def _run(self, blk, *args):
-        if self.with_cp and self.training and torch.is_grad_enabled():
-            return cp.checkpoint(blk, *args, use_reentrant=False)
-        return blk(*args)
+        return resize_rel_pos_table(blk.attn.relative_position_bias_table, self.grid, (hp, wp))
 
     # ------------------------------------------------------------------ forward
     def forward_tokens(self, x, ids_keep=None, mask=None, return_hidden=()):
@@ -372,7 +319,7 @@ class HiViT(BaseModule):
             blk = self.blocks[i]
             if i in (s1, s2):
                 feats.append(x)
-            x = self._run(blk, x)
+            x = self.run_block(blk, x)
         x = x[:, :, 0, 0, :]
         if mask is not None:
             if self.mask_token is None:
@@ -395,11 +342,11 @@ class HiViT(BaseModule):
         start = self.stage_slices[2][0]
         for j, blk in enumerate(self.blocks[start:]):
             if rpe_index is not None:
-                x = self._run(blk, x, rpe_index, self._rpe_table(blk, hp, wp))
+                x = self.run_block(blk, x, rpe_index, self._rpe_table(blk, hp, wp))
             elif decomposed:
-                x = self._run(blk, x, None, None, (hp, wp))
+                x = self.run_block(blk, x, None, None, (hp, wp))
             else:
-                x = self._run(blk, x)
+                x = self.run_block(blk, x)
             if j in return_hidden:
                 hidden[j] = x
         feats.append(x)
@@ -410,12 +357,19 @@ class HiViT(BaseModule):
     def forward(self, x):
         feats, (hp, wp) = self.forward_tokens(x)
         if self.out_type == 'avg_featmap':
-            return (self.fc_norm(feats[2].mean(1)), )
-        return tuple(tokens_to_map(feats[i], hp, wp) for i in self.out_indices)
+            return tuple(self._pooled(feats[i], i) for i in self.out_indices)
+        return tuple(patch_tokens_to_map(feats[i], hp, wp).contiguous() for i in self.out_indices)
+
+    def _pooled(self, tokens, i):
+        """Mean of stage ``i``'s tokens ``(B, N[, h, w], C)`` -> ``(B, C)``; ``fc_norm`` after
+        the last stage (the official classification pooling)."""
+        if i == 2:
+            return self.fc_norm(tokens.mean(1))
+        return tokens.flatten(1, -2).mean(1)
 
     # ------------------------------------------------------------------ layer decay
     def get_layer_depth(self, param_name: str, prefix: str = '', mode: str = 'official'):
-        """Layer id for layer-wise lr decay (spec §6.3 i).
+        """Layer id for layer-wise lr decay (docs/design/itpn.md#layer-wise-learning-rate-decay).
 
         ``mode='official'``: merges are not counted, a merge shares the id of the block before it,
         ``num_layers = #MLP/attention blocks + 1``. ``mode='count_merge'``: every entry of

@@ -1,4 +1,5 @@
-"""Downstream iTPN backbones: HiViT + the pre-trained pyramid replacing FPN (spec itpn.md §2.6).
+"""Downstream iTPN backbones: HiViT + the pre-trained pyramid replacing FPN
+(docs/design/itpn.md#downstream-use-of-the-pyramid).
 
 * :class:`iTPNDet` (mmdet, ``neck=None``): five 256-channel maps at strides 4, 8, 16, 32, 64
   (the stride-32/64 maps are 2x2 average pools of the level above).
@@ -20,23 +21,18 @@ import torch
 import torch.nn.functional as F
 from mmengine.logging import MMLogger
 
-from hvt.models.necks.itpn_pyramid import iTPNPyramid, tokens_to_map
+from hvt.engine.checkpoint_io import unwrap_state_dict
 from hvt.engine.pretrained import (DEFAULT_MAX_MISSING_RATIO, init_with_pretrained,
                                    load_pretrained)
+from hvt.models.layers.itpn_pyramid import iTPNPyramid
+from hvt.models.layers.tokens import patch_tokens_to_map, square_grid
 from hvt.registry import MODELS
 
-from .hivit import HiViT, resize_pos_table
+from .base import parse_out_indices
+from .hivit import HiViT, resize_pos_table, resize_rel_pos_table
 
 PYRAMID_PREFIXES = ('align_dim_16tofpn.', 'align_dim_16to8.', 'align_dim_8to4.', 'split_16to8.',
                     'split_8to4.', 'block_16to8.', 'block_8to4.', 'fpn_modules.')
-
-
-def _strip_state_dict(ckpt):
-    if isinstance(ckpt, dict):
-        for key in ('state_dict', 'model', 'module'):
-            if key in ckpt and isinstance(ckpt[key], dict):
-                return ckpt[key]
-    return ckpt
 
 
 def split_itpn_state_dict(state_dict):
@@ -47,12 +43,10 @@ def split_itpn_state_dict(state_dict):
     mmpretrain's ``backbone.pos_embed`` is renamed ``absolute_pos_embed``; the official
     top-level ``relative_position_index`` buffer is dropped (HVT recomputes it).
     """
-    state_dict = _strip_state_dict(state_dict)
+    state_dict, _ = unwrap_state_dict(state_dict, keys=('state_dict', 'model', 'module'))
     has_prefix = any(k.startswith('backbone.') for k in state_dict)
     backbone, pyramid = OrderedDict(), OrderedDict()
     for k, v in state_dict.items():
-        if k.startswith('module.'):
-            k = k[len('module.'):]
         if has_prefix:
             if k.startswith('backbone.'):
                 name = k[len('backbone.'):]
@@ -102,13 +96,8 @@ def _resize_backbone_state(model, state):
             if resized is not None and resized.shape == own[k].shape:
                 state[k] = resized
         elif k.endswith('relative_position_bias_table'):
-            heads = v.shape[1]
-            so = int(round(v.shape[0] ** .5))
-            gh, gw = model.grid
-            x = v.t().reshape(1, heads, so, so).float()
-            x = F.interpolate(x, size=(2 * gh - 1, 2 * gw - 1), mode='bicubic',
-                              align_corners=False)
-            state[k] = x.reshape(heads, -1).t().to(v.dtype)
+            side = square_grid(v.shape[0])[0]  # a square table of 2s-1 rows and columns
+            state[k] = resize_rel_pos_table(v, ((side + 1) // 2, ) * 2, model.grid)
     return state
 
 
@@ -119,10 +108,19 @@ class _iTPNDownstream(HiViT):
     classification one: ``pos_embed_interp='per-forward'`` (the 14x14 pre-training position
     table is the parameter, interpolated on every forward) and ``norm_eps=1e-5`` (PyTorch's
     default LayerNorm, used there for every norm of the backbone and the pyramid).
+
+    The outputs are pyramid levels, so ``out_indices`` is fixed to ``(0, 1, 2)`` (the three
+    stages the pyramid reads) and ``out_type`` to ``'featmap'``; ``frozen_stages`` freezes the
+    HiViT part as in :class:`HiViT` (the pyramid stays trainable).
     """
+    out_types = ('featmap', )
 
     def __init__(self, arch='base', fpn_dim=256, fpn_depth=1, num_outs=5, **kwargs):
-        kwargs.setdefault('out_indices', (0, 1, 2))
+        name = type(self).__name__
+        out_indices = kwargs.setdefault('out_indices', (0, 1, 2))
+        if parse_out_indices(out_indices, 3, name) != [0, 1, 2]:
+            raise ValueError(f'{name}: out_indices is fixed to (0, 1, 2), the stages its pyramid '
+                             f'reads; got {out_indices!r}')
         kwargs.setdefault('pos_embed_interp', 'per-forward')
         kwargs.setdefault('norm_eps', 1e-5)
         super().__init__(arch=arch, **kwargs)
@@ -157,15 +155,15 @@ class _iTPNDownstream(HiViT):
         state.update({f'pyramid.{k}': v for k, v in pyr.items()})
         return state
 
-    def load_itpn_checkpoint(self, checkpoint, max_missing_ratio=DEFAULT_MAX_MISSING_RATIO):
+    def load_pretrained(self, checkpoint, max_missing_ratio=DEFAULT_MAX_MISSING_RATIO):
         """Load backbone and pyramid weights (path or state dict); returns the missing keys."""
         return load_pretrained(self, checkpoint, max_missing_ratio=max_missing_ratio).not_loaded
 
     def _pyramid_maps(self, x):
         feats, (hp, wp) = self.forward_tokens(x)
         outs = self.pyramid.forward_tokens(*feats)
-        return ([tokens_to_map(o, hp, wp) for o in outs],
-                [tokens_to_map(f, hp, wp) for f in feats])
+        return ([patch_tokens_to_map(o, hp, wp).contiguous() for o in outs],
+                [patch_tokens_to_map(f, hp, wp).contiguous() for f in feats])
 
 
 @MODELS.register_module()

@@ -1,26 +1,27 @@
 """Vanilla (isotropic) ViTAE: T / 6M / 13M / S (Reduction Cells) and the scaled-up B / L / H.
 
 Papers: "ViTAE: Vision Transformer Advanced by Exploring Intrinsic Inductive Bias" (NeurIPS 2021)
-and "ViTAEv2" (IJCV 2023, §3.3, Table 1). Spec: ``shared/specs/vitae.md`` (§1.2, §2, §6).
+and "ViTAEv2" (IJCV 2023, Sec. 3.3, Table 1). Design notes: docs/design/vitae.md.
 
 Structure and key names follow the official code (``layers.{0,1,2}.RC``, ``layers.2.NC.{k}``,
 ``fc_norm``): three RCs (Performer, Performer, PRM-only) and all NCs after RC3 for the small
 models; a 16x16 patch embedding with class token and learned position embedding
 (``layers.0.RC.{PRM.proj,cls_token,pos_embed}``) and "shallow" NCs for B/L/H.
 
-This file also holds the official-checkpoint conversion used by the backbones' ``Pretrained``
-init and by ``tools/model_converters/vitae2hvt.py``.
+What both ViTAE families share (contract, initialisation, official-checkpoint conversion) is in
+``vitae_common.py``.
 """
 import re
-from collections import OrderedDict
 
 import torch
 from torch import nn
 
 from hvt.registry import MODELS
+from ..layers.drop import drop_path_rates
+from ..layers.tokens import tokens_to_map
 from ..layers.vitae_cells import NormalCell, PatchEmbedCell, ReductionCell, ViTAEBasicLayer
-from ..layers.window import relative_position_index
-from .vitaev2 import _cumulative_dpr, _resolve_arch, _ViTAEBase, _vitae_init
+from .base import parse_arch
+from .vitae_common import ViTAEBase
 
 _RC_DEFAULTS = dict(
     rc_types=['performer', 'performer', 'performer_less'],
@@ -33,12 +34,13 @@ _RC_DEFAULTS = dict(
 
 
 @MODELS.register_module()
-class ViTAE(_ViTAEBase):
+class ViTAE(ViTAEBase):
     """Vanilla ViTAE backbone (``type='hvt.ViTAE'``).
 
     Args:
         arch (str | dict): ``'t'``, ``'6m'``, ``'13m'``, ``'s'``, ``'s-neurips'`` (the NeurIPS
-            repo's ViTAE-S with token widths 64,64,384; spec §6.4), ``'b'``, ``'l'``, ``'h'``,
+            repo's ViTAE-S with token widths 64,64,384; docs/design/vitae.md#vitae-s-token-widths),
+            ``'b'``, ``'l'``, ``'h'``,
             or a dict. RC archs need ``embed_dims``/``token_dims`` (3 per-RC lists), ``depth``,
             ``num_heads``, ``nc_groups``, ``mlp_ratio`` and optionally ``rc_types``,
             ``downsample_ratios``, ``kernel_sizes``, ``dilations``, ``rc_heads``, ``rc_groups``.
@@ -47,26 +49,36 @@ class ViTAE(_ViTAEBase):
         img_size (int): training size; sets the length of the B/L/H position embedding (it is
             resized bicubically at other input sizes).
         patch_size (int, optional): overrides the arch's patch size (B/L/H). The official code
-            registers 16 for every model; the paper's ViTAE-H numbers match 14 (spec §6.7).
+            registers 16 for every model; the paper's ViTAE-H numbers match 14
+            (docs/design/vitae.md#vitae-h-patch-size).
         in_channels (int): input channels.
-        out_indices (Sequence[int]): official layers ``0..2`` whose outputs are returned
-            (strides 4, 8, 16 for RC archs; all stride ``patch_size`` for B/L/H).
+        out_indices (Sequence[int]): official layers ``0..2`` whose outputs are returned, in the
+            order given (negatives count from the end; strides 4, 8, 16 for RC archs; all stride
+            ``patch_size`` for B/L/H).
         out_type (str): ``'featmap'`` (NCHW maps; the class token is dropped) or
-            ``'avg_featmap'`` (mean over patch tokens, then ``fc_norm`` for the last layer when
-            ``final_norm``), which is the official classification feature.
+            ``'avg_featmap'``: one ``(B, C)`` vector per entry of ``out_indices``, the mean of
+            the stage's patch tokens (class token left out), followed by ``fc_norm`` for the last
+            layer when ``final_norm``. For the last layer this is the official classification
+            feature; with ``paper_cls_token`` the last layer gives ``norm(class token)``.
         final_norm (bool, optional): build ``fc_norm`` (LayerNorm eps 1e-6 on the pooled
             feature). Defaults to True for B/L/H and False for T/6M/13M/S (no final norm in the
-            official code; spec §6.2).
-        frozen_stages (int): layers ``0 .. frozen_stages - 1`` are frozen (eval, no grad).
+            official code; docs/design/vitae.md#class-token-position-embedding-and-final-norm).
+        frozen_stages (int): -1 freezes nothing; 0 the stem: the PRM of the first RC
+            (``layers.0.RC.PRM``), or for B/L/H the patch-embedding cell ``layers.0.RC`` with its
+            class token and position embedding; ``k`` the stem and layers ``0 .. k - 1``
+            (``fc_norm``, and the paper class token with its ``norm``, belong to layer 2).
+            Frozen modules get no gradient and stay in eval mode.
         norm_eval (bool): keep the PCM BatchNorms in eval mode while training.
         drop_path_rate (float): maximum stochastic depth over the NCs (RCs get none).
         pcm_kernel_size (int): NC PCM kernel; 3 (default) or 1, as in the MAE pre-training of
-            B/L/H (spec §4.2, Table 7). ``tools/model_converters/vitae2hvt.py --pad-pcm`` turns
+            B/L/H (docs/design/vitae.md#fine-tuning-of-the-scaled-up-models, Table 7).
+            ``tools/model_converters/vitae2hvt.py --pad-pcm`` turns
             1x1 kernels into zero-padded 3x3 ones.
         drop_rate, attn_drop_rate (float): dropout rates of the NCs.
         with_cp (bool): activation checkpointing of every NC (useful for L/H).
         paper_cls_token (bool): the paper's description of the small models instead of the
-            official code (spec §6.2): after RC3 a class token (``cls_token``, zeros) is
+            official code (docs/design/vitae.md#class-token-position-embedding-and-final-norm):
+                after RC3 a class token (``cls_token``, zeros) is
             prepended and a fixed 1-D sinusoid position encoding (T2T-ViT style, computed for
             the current token count, no parameters) is added; the NCs skip the class token in
             their PCM, and ``avg_featmap`` returns ``norm(class token)`` (LayerNorm eps 1e-6).
@@ -74,11 +86,18 @@ class ViTAE(_ViTAEBase):
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)`` loads official or
             converted checkpoints (see :func:`convert_official_vitae`).
 
-    Decisions from spec §6: no class token, position embedding or final norm for the small
-    models, mean pooling of all tokens (§6.2); RC3 is the PRM alone (§6.3); ViTAE-S uses token
-    widths 96,192,384 (§6.4); 13M and all heads follow the code (§6.5, §6.6); ViTAE-H is 32 NCs
-    x 1280 with patch 16 by default (§6.7); the Performer RCs keep their hard-coded dropout 0.1
-    (§6.15). The Performer random-feature matrices ``w`` are frozen parameters: saved, counted
+    Decisions (docs/design/vitae.md#where-the-paper-and-the-official-code-disagree): no class token,
+        position embedding or final norm for the small
+    models, mean pooling of all tokens
+    (docs/design/vitae.md#class-token-position-embedding-and-final-norm); RC3 is the PRM alone
+    (docs/design/vitae.md#third-reduction-cell-is-the-prm-alone); ViTAE-S uses token
+    widths 96,192,384 (docs/design/vitae.md#vitae-s-token-widths); 13M and all heads follow the code
+    (docs/design/vitae.md#vitae-13m-follows-the-code,
+    docs/design/vitae.md#attention-heads-follow-the-code); ViTAE-H is 32 NCs
+    x 1280 with patch 16 by default (docs/design/vitae.md#vitae-h-patch-size); the Performer RCs
+    keep their hard-coded dropout 0.1
+    (docs/design/vitae.md#performer-dropout-and-layernorm-eps). The Performer random-feature
+    matrices ``w`` are frozen parameters: saved, counted
     and never trained.
     """
     arch_zoo = {
@@ -104,6 +123,8 @@ class ViTAE(_ViTAEBase):
             mlp_ratio=4.)),
     }
     _required = ('embed_dims', 'depth', 'num_heads', 'nc_groups', 'mlp_ratio')
+    _last_stage_extras = ('fc_norm', 'cls_token', 'norm')
+    fixed_parameters = ('attn.w', )  # the Performer random features (never trained)
 
     def __init__(self, arch='t', img_size=224, patch_size=None, in_channels=3, out_indices=(2, ),
                  out_type='featmap', final_norm=None, frozen_stages=-1, norm_eval=False,
@@ -112,28 +133,15 @@ class ViTAE(_ViTAEBase):
         super().__init__(init_cfg=init_cfg)
         is_patch = isinstance(arch, dict) and 'patch_size' in arch or (
             isinstance(arch, str) and 'patch_size' in self.arch_zoo.get(arch.lower(), {}))
-        a = _resolve_arch(arch, self.arch_zoo, {} if is_patch else _RC_DEFAULTS,
-                          self._required + (() if is_patch else ('token_dims', )), 'ViTAE')
+        a = parse_arch(arch, self.arch_zoo, self._required + (() if is_patch else ('token_dims', )),
+                       'ViTAE', defaults=None if is_patch else _RC_DEFAULTS)
         if patch_size is not None:
             if not is_patch:
                 raise ValueError('ViTAE: patch_size only applies to the patch archs (B/L/H)')
             a['patch_size'] = patch_size
         self.arch_settings = a
         self.is_patch = is_patch
-        if out_type not in ('featmap', 'avg_featmap'):
-            raise ValueError(f"ViTAE: out_type must be 'featmap' or 'avg_featmap', got "
-                             f'{out_type!r}')
-        self.out_type = out_type
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        out_indices = [i + 3 if i < 0 else i for i in out_indices]
-        for i in out_indices:
-            if not 0 <= i < 3:
-                raise ValueError(f'ViTAE: out_indices {i} out of range for 3 layers')
-        self.out_indices = tuple(out_indices)
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.with_cp = with_cp
+        self.init_contract(3, out_indices, frozen_stages, norm_eval, with_cp, out_type)
         self.final_norm = is_patch if final_norm is None else final_norm
         if paper_cls_token and is_patch:
             raise ValueError('ViTAE: paper_cls_token applies to the RC archs (T/6M/13M/S); the '
@@ -142,7 +150,7 @@ class ViTAE(_ViTAEBase):
         self.has_cls = is_patch or paper_cls_token
 
         depth = a['depth']
-        dpr = _cumulative_dpr(drop_path_rate, [depth])[0]
+        dpr = drop_path_rates(drop_path_rate, [depth])[0]
         if is_patch:
             dim = a['embed_dims']
             self.embed_dims = [dim, dim, dim]
@@ -186,8 +194,7 @@ class ViTAE(_ViTAEBase):
         if paper_cls_token:
             self.cls_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims[-1]))
             self.norm = nn.LayerNorm(self.embed_dims[-1], eps=1e-6)
-        self.apply(_vitae_init)
-        self._freeze_stages()
+        self.init_official()
 
     def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer id for layer-wise lr decay (BEiT/MAE numbering): the stem and the RCs
@@ -218,88 +225,23 @@ class ViTAE(_ViTAEBase):
         return x + self.sinusoid_encoding(x.shape[1], x.shape[2], x.device, x.dtype)
 
     def _format(self, x, hw, last):
+        """Layer output tokens -> the ``out_type`` feature of that layer."""
         patches = x[:, 1:] if self.has_cls and x.shape[1] != hw[0] * hw[1] else x
-        if self.out_type == 'avg_featmap':
-            if last and self.paper_cls_token:
-                return self.norm(x[:, 0])
-            feat = patches.mean(dim=1)
-            if last and self.final_norm:
-                feat = self.fc_norm(feat)
-            return feat
-        B, _, C = patches.shape
-        return patches.transpose(1, 2).reshape(B, C, *hw)
+        if self.out_type == 'featmap':
+            return tokens_to_map(patches, hw)
+        if last and self.paper_cls_token:
+            return self.norm(x[:, 0])
+        feat = patches.mean(dim=1)
+        return self.fc_norm(feat) if last and self.final_norm else feat
 
     def forward(self, x):
-        outs, hw = [], None
+        outs, hw = {}, None
+        last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             pre_nc = self._add_paper_cls if self.paper_cls_token and i == 2 else None
             x, hw = layer(x, hw, pre_nc=pre_nc)
             if i in self.out_indices:
-                outs.append(self._format(x, hw, i == len(self.layers) - 1))
-            if i < len(self.layers) - 1 and not self.is_patch:
-                x = x.transpose(1, 2).reshape(x.shape[0], -1, *hw)
-        return tuple(outs)
-
-
-# --------------------------------------------------------------------------------------------
-# Official checkpoint conversion
-# --------------------------------------------------------------------------------------------
-_STATE_KEYS = _ViTAEBase.pretrained_state_keys
-
-
-def select_state_dict(ckpt, use_ema=True):
-    """The weights of a checkpoint: ``state_dict_ema`` (preferred when ``use_ema``), ``model``,
-    ``state_dict`` ... or the dict itself when it already maps names to tensors. Returns the dict
-    and the name of the key it came from (``None`` for a bare state dict)."""
-    if not isinstance(ckpt, dict):
-        raise TypeError(f'checkpoint must be a dict, got {type(ckpt).__name__}')
-    keys = _STATE_KEYS if use_ema else tuple(k for k in _STATE_KEYS if 'ema' not in k)
-    for key in keys:
-        if isinstance(ckpt.get(key), dict) and ckpt[key]:
-            return ckpt[key], key
-    if all(torch.is_tensor(v) for v in ckpt.values()):
-        return ckpt, None
-    raise KeyError(f'no state dict found in the checkpoint; top-level keys: {sorted(ckpt)}; '
-                   f'expected one of {list(keys)}')
-
-
-def convert_official_vitae(ckpt, prefix=None, use_ema=True):
-    """Official ViTAE / ViTAEv2 weights -> HVT backbone + ``head.*`` weights.
-
-    * picks ``state_dict_ema`` / ``model`` / ``state_dict`` (:func:`select_state_dict`);
-    * strips ``module.``; with ``prefix`` (e.g. ``'backbone.'``) keeps only keys under it;
-    * drops the ``relative_position_index`` / ``attn_mask`` buffers of the window attentions
-      (HVT rebuilds them; they are not persistent);
-    * renames ``attn.relative_position_bias_table`` (official RPE, unused by the paper models)
-      to ``attn.rel_pos_bias.relative_position_bias_table``.
-
-    Every other key is already identical. Returns an ``OrderedDict``.
-    """
-    state, _ = select_state_dict(ckpt, use_ema)
-    out = OrderedDict()
-    for k, v in state.items():
-        if k.startswith('module.'):
-            k = k[len('module.'):]
-        if prefix:
-            if not k.startswith(prefix):
-                continue
-            k = k[len(prefix):]
-        if k.endswith('relative_position_index') or k.endswith('attn_mask'):
-            continue
-        k = re.sub(r'attn\.relative_position_bias_table$',
-                   'attn.rel_pos_bias.relative_position_bias_table', k)
-        out[k] = v
-    return out
-
-
-def add_relative_position_index(state, window_size=7, stages=(0, 1)):
-    """Re-create the official (unused) ``relative_position_index`` buffers of the window
-    attentions of ``stages`` (HVT -> official direction)."""
-    out = OrderedDict()
-    pat = re.compile(r'^(layers\.(\d+)\.(?:RC\.attn\.attn|NC\.\d+\.attn))\.qkv\.weight$')
-    for k, v in state.items():
-        out[k] = v
-        m = pat.match(k)
-        if m and int(m.group(2)) in stages:
-            out[f'{m.group(1)}.relative_position_index'] = relative_position_index(window_size)
-    return out
+                outs[i] = self._format(x, hw, i == last)
+            if i < last and not self.is_patch:
+                x = tokens_to_map(x, hw)
+        return tuple(outs[i] for i in self.out_indices)

@@ -9,6 +9,7 @@ from .dualvit_blocks import (ClassBlock, DualAttention, DualBlock, DWConvMlp, Me
                              QKVAttention)
 from .hivit_blocks import (HiViTAttention, HiViTBlock, HiViTPatchEmbed, MlpBlock, PatchMerge,
                            PatchSplit)
+from .itpn_pyramid import iTPNPyramid
 from .mlp import Mlp
 from .vitae_cells import (PCM, PRM, NormalCell, PatchEmbedCell, RCWindowBlock, ReductionCell,
                           TokenAttention, TokenPerformer, TokenTransformer, ViTAEBasicLayer,
@@ -31,5 +32,5 @@ __all__ = [
     'RelativePositionBias', 'decomposed_rel_pos_bias', 'resize_rel_pos', 'pad_to_multiple',
     'relative_position_index', 'window_partition',
     'window_reverse', 'HiViTAttention', 'HiViTBlock', 'HiViTPatchEmbed', 'MlpBlock', 'PatchMerge',
-    'PatchSplit'
+    'PatchSplit', 'iTPNPyramid'
 ]

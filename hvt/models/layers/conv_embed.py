@@ -13,54 +13,33 @@
 Every embedding takes ``(x, hw_shape)`` with ``x`` either NCHW or ``(B, N, C)`` tokens (then
 ``hw_shape`` gives H, W) and returns ``(tokens (B, N', C'), (H', W'))``.
 
-Choices marked [inferred] in the spec (e=1 stem, e=2 MBConv, no SE, stride first, stem width D/2)
+Choices marked [inferred] in docs/design/cetnet.md#convolutional-embedding-internals (e=1 stem, e=2
+MBConv, no SE, stride first, stem width D/2)
 are argument defaults here, so other readings of the paper stay one keyword away.
 """
 from collections import OrderedDict
 from typing import Optional, Sequence
 
 import torch
+from mmcv.cnn import build_activation_layer, build_norm_layer
 from torch import nn
 
 from .drop import DropPath
+from .tokens import map_to_tokens, tokens_to_map
 
-_ACTS = {'SiLU': nn.SiLU, 'Swish': nn.SiLU, 'GELU': nn.GELU, 'ReLU': nn.ReLU, 'ReLU6': nn.ReLU6,
-         'Hardswish': nn.Hardswish, 'Sigmoid': nn.Sigmoid}
-
-
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of an NCHW map."""
-
-    def forward(self, x):
-        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-
-
-def build_norm2d(cfg: Optional[dict], channels: int) -> nn.Module:
-    """Norm for NCHW maps from an mmcv-style dict: ``BN``, ``SyncBN``, ``GN``, ``LN2d`` or None."""
+def _norm(cfg: Optional[dict], channels: int) -> nn.Module:
+    """mmcv's norm layer for NCHW maps (``BN``, ``SyncBN``, ``GN``, ...), or none for None."""
     if cfg is None:
         return nn.Identity()
-    cfg = dict(cfg)
-    kind = cfg.pop('type')
-    if kind in ('BN', 'BN2d'):
-        return nn.BatchNorm2d(channels, **cfg)
-    if kind == 'SyncBN':
-        return nn.SyncBatchNorm(channels, **cfg)
-    if kind == 'GN':
-        return nn.GroupNorm(num_channels=channels, **cfg)
-    if kind == 'LN2d':
-        return LayerNorm2d(channels, **cfg)
-    raise ValueError(f'norm_cfg type {kind!r} is not supported; use BN, SyncBN, GN, LN2d or None')
+    try:
+        return build_norm_layer(cfg, channels)[1]
+    except KeyError as e:
+        raise ValueError(f'norm_cfg {cfg!r}: {e}') from None
 
 
-def build_act(cfg: Optional[dict]) -> nn.Module:
-    """Activation from an mmcv-style dict (``SiLU``, ``GELU``, ``ReLU``, ...) or None."""
-    if cfg is None:
-        return nn.Identity()
-    cfg = dict(cfg)
-    kind = cfg.pop('type')
-    if kind not in _ACTS:
-        raise ValueError(f'act_cfg type {kind!r} is not supported; valid: {sorted(_ACTS)}')
-    return _ACTS[kind](**cfg)
+def _act(cfg: Optional[dict]) -> nn.Module:
+    """mmcv's activation layer (``SiLU``, ``GELU``, ``ReLU``, ...), or none for None."""
+    return nn.Identity() if cfg is None else build_activation_layer(cfg)
 
 
 class ConvNormAct(nn.Sequential):
@@ -71,8 +50,8 @@ class ConvNormAct(nn.Sequential):
         super().__init__(OrderedDict(
             conv=nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2,
                            groups=groups, bias=norm_cfg is None),
-            norm=build_norm2d(norm_cfg, out_channels),
-            act=build_act(act_cfg)))
+            norm=_norm(norm_cfg, out_channels),
+            act=_act(act_cfg)))
 
 
 class SqueezeExcite(nn.Module):
@@ -81,7 +60,7 @@ class SqueezeExcite(nn.Module):
     def __init__(self, channels, squeeze_channels, act_cfg=dict(type='SiLU')):
         super().__init__()
         self.reduce = nn.Conv2d(channels, squeeze_channels, 1)
-        self.act = build_act(act_cfg)
+        self.act = _act(act_cfg)
         self.expand = nn.Conv2d(squeeze_channels, channels, 1)
 
     def forward(self, x):
@@ -90,8 +69,18 @@ class SqueezeExcite(nn.Module):
 
 
 class _InvertedResidual(nn.Module):
+    """What both units share: ``layers`` (their first convs, at width ``width``) followed by
+    [SE] and, with ``project``, a 1x1 projection (norm, no act); the identity shortcut."""
 
-    def _finish_init(self, in_channels, out_channels, stride, use_shortcut, drop_path):
+    def __init__(self, layers, in_channels, out_channels, width, stride, se_ratio, norm_cfg,
+                 act_cfg, use_shortcut, drop_path, project=True):
+        super().__init__()
+        if se_ratio > 0:
+            layers['se'] = SqueezeExcite(width, max(1, int(in_channels * se_ratio)), act_cfg)
+        if project:
+            layers['project_conv'] = ConvNormAct(width, out_channels, 1, norm_cfg=norm_cfg,
+                                                 act_cfg=None)
+        self.block = nn.Sequential(layers)
         self.use_shortcut = use_shortcut and stride == 1 and in_channels == out_channels
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
@@ -107,7 +96,7 @@ class MBConv(_InvertedResidual):
         in_channels, out_channels: widths.
         stride: stride of the depthwise conv.
         expand_ratio: hidden width ``= expand_ratio * in_channels``; 1 drops the expand conv.
-            Default 2 [inferred in the CETNet spec, section 1.6].
+            Default 2 [inferred, docs/design/cetnet.md#convolutional-embedding-internals].
         kernel_size: depthwise kernel.
         se_ratio: squeeze channels as a fraction of ``in_channels``; 0 (default) = no SE
             [inferred: every SE variant over-counts Table 7].
@@ -119,7 +108,6 @@ class MBConv(_InvertedResidual):
     def __init__(self, in_channels, out_channels, stride=1, expand_ratio=2, kernel_size=3,
                  se_ratio=0., norm_cfg=dict(type='BN'), act_cfg=dict(type='SiLU'),
                  use_shortcut=True, drop_path=0.):
-        super().__init__()
         hidden = int(round(in_channels * expand_ratio))
         layers = OrderedDict()
         if expand_ratio != 1:
@@ -127,42 +115,27 @@ class MBConv(_InvertedResidual):
                                                 act_cfg=act_cfg)
         layers['depthwise_conv'] = ConvNormAct(hidden, hidden, kernel_size, stride, groups=hidden,
                                                norm_cfg=norm_cfg, act_cfg=act_cfg)
-        if se_ratio > 0:
-            layers['se'] = SqueezeExcite(hidden, max(1, int(in_channels * se_ratio)), act_cfg)
-        layers['project_conv'] = ConvNormAct(hidden, out_channels, 1, norm_cfg=norm_cfg,
-                                             act_cfg=None)
-        self.block = nn.Sequential(layers)
-        self._finish_init(in_channels, out_channels, stride, use_shortcut, drop_path)
+        super().__init__(layers, in_channels, out_channels, hidden, stride, se_ratio, norm_cfg,
+                         act_cfg, use_shortcut, drop_path)
 
 
 class FusedMBConv(_InvertedResidual):
     """Fused-MBConv: kxk conv (stride) -> [SE] -> 1x1 project; with ``expand_ratio == 1`` the
     kxk conv maps straight to ``out_channels`` (norm + act) and there is no projection.
 
-    Args: as :class:`MBConv`; default ``expand_ratio=1`` [inferred in the CETNet spec].
+    Args: as :class:`MBConv`; default ``expand_ratio=1`` [inferred,
+        docs/design/cetnet.md#convolutional-embedding-internals].
     """
 
     def __init__(self, in_channels, out_channels, stride=1, expand_ratio=1, kernel_size=3,
                  se_ratio=0., norm_cfg=dict(type='BN'), act_cfg=dict(type='SiLU'),
                  use_shortcut=True, drop_path=0.):
-        super().__init__()
-        layers = OrderedDict()
-        if expand_ratio == 1:
-            layers['fused_conv'] = ConvNormAct(in_channels, out_channels, kernel_size, stride,
-                                               norm_cfg=norm_cfg, act_cfg=act_cfg)
-            if se_ratio > 0:
-                layers['se'] = SqueezeExcite(out_channels, max(1, int(in_channels * se_ratio)),
-                                             act_cfg)
-        else:
-            hidden = int(round(in_channels * expand_ratio))
-            layers['fused_conv'] = ConvNormAct(in_channels, hidden, kernel_size, stride,
-                                               norm_cfg=norm_cfg, act_cfg=act_cfg)
-            if se_ratio > 0:
-                layers['se'] = SqueezeExcite(hidden, max(1, int(in_channels * se_ratio)), act_cfg)
-            layers['project_conv'] = ConvNormAct(hidden, out_channels, 1, norm_cfg=norm_cfg,
-                                                 act_cfg=None)
-        self.block = nn.Sequential(layers)
-        self._finish_init(in_channels, out_channels, stride, use_shortcut, drop_path)
+        project = expand_ratio != 1
+        width = int(round(in_channels * expand_ratio)) if project else out_channels
+        layers = OrderedDict(fused_conv=ConvNormAct(in_channels, width, kernel_size, stride,
+                                                    norm_cfg=norm_cfg, act_cfg=act_cfg))
+        super().__init__(layers, in_channels, out_channels, width, stride, se_ratio, norm_cfg,
+                         act_cfg, use_shortcut, drop_path, project)
 
 
 _UNITS = {'fused_mbconv': FusedMBConv, 'mbconv': MBConv}
@@ -174,11 +147,7 @@ def to_nchw(x: torch.Tensor, hw_shape=None) -> torch.Tensor:
         return x
     if hw_shape is None:
         raise ValueError('token input (B, N, C) needs hw_shape=(H, W)')
-    B, N, C = x.shape
-    H, W = hw_shape
-    if H * W != N:
-        raise ValueError(f'hw_shape {tuple(hw_shape)} does not match {N} tokens')
-    return x.transpose(1, 2).reshape(B, C, H, W)
+    return tokens_to_map(x, hw_shape)
 
 
 class ConvEmbedding(nn.Module):
@@ -223,7 +192,7 @@ class ConvEmbedding(nn.Module):
     def forward(self, x, hw_shape=None):
         x = self.proj(self.layers(to_nchw(x, hw_shape)))
         out_hw = tuple(x.shape[2:])
-        return self.norm(x.flatten(2).transpose(1, 2)), out_hw
+        return self.norm(map_to_tokens(x)), out_hw
 
 
 class ConvStem(ConvEmbedding):
@@ -274,7 +243,7 @@ class PatchEmbed(nn.Module):
                 x = nn.functional.pad(x, (0, pad_w, 0, pad_h))
         x = self.proj(x)
         out_hw = tuple(x.shape[2:])
-        return self.norm(x.flatten(2).transpose(1, 2)), out_hw
+        return self.norm(map_to_tokens(x)), out_hw
 
 
 class PatchMerging(nn.Module):

@@ -1,4 +1,4 @@
-"""Dual-ViT blocks (Yao et al., "Dual Vision Transformer", TPAMI; spec ``shared/specs/dualvit.md``).
+"""Dual-ViT blocks (Yao et al., "Dual Vision Transformer", TPAMI; docs/design/dualvit.md).
 
 Stem, downsampling, semantic-token embedding, the Dual block (stages 1-2), the Merge block
 (stages 3-4) and the class-attention block of the classification post network. Module and
@@ -40,7 +40,9 @@ def layer_scale(dim: int, init_value: float) -> nn.Parameter:
 
 
 def dualvit_init_weights(m: nn.Module) -> None:
-    """The official initialisation (spec section 2.0), applied with ``module.apply``."""
+    """The official initialisation
+    (docs/design/dualvit.md#conventions-norms-layer-scale-and-initialisation), applied with
+    ``module.apply``."""
     if isinstance(m, (nn.Linear, nn.LayerNorm)):
         init_vit_weights(m)
     elif isinstance(m, nn.Conv2d):
@@ -57,7 +59,8 @@ def build_stem_norm(norm_cfg: dict, num_features: int) -> nn.Module:
 
 
 class Stem(nn.Module):
-    """Overlapping conv stem, total stride 4 (spec 2.1).
+    """Overlapping conv stem, total stride 4
+    (docs/design/dualvit.md#overlapping-stem-and-downsampling).
 
     7x7/2 conv-BN-ReLU, 2x (3x3 conv-BN-ReLU), 3x3/2 conv with bias, flatten, LayerNorm (eps 1e-5).
     Keys ``conv.{0,1,3,4,6,7}``, ``proj``, ``norm``. Returns tokens ``(B, H*W, C)`` and ``(H, W)``.
@@ -85,7 +88,8 @@ class Stem(nn.Module):
 
 
 class DownSamples(nn.Module):
-    """3x3/2 conv (bias) -> flatten -> LayerNorm (eps 1e-5) between stages (spec 2.2)."""
+    """3x3/2 conv (bias) -> flatten -> LayerNorm (eps 1e-5) between stages
+    (docs/design/dualvit.md#overlapping-stem-and-downsampling)."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
@@ -180,7 +184,7 @@ class QKVAttention(nn.Module):
 
 
 class DualAttention(QKVAttention):
-    """Both pathways of a Dual block (spec 2.4, Eq. 2-3).
+    """Both pathways of a Dual block (docs/design/dualvit.md#dual-block, Eq. 2-3).
 
     ``forward(xn, z)`` takes the normalised pixel tokens ``xn = norm1(x)`` and the semantic tokens
     ``z``; it updates ``z`` by self-attention (``qkv_proxy``, no output projection), cross-attention
@@ -191,7 +195,7 @@ class DualAttention(QKVAttention):
     """
 
     def __init__(self, dim: int, num_heads: int, drop_path: float = 0.,
-                 layer_scale_init: float = 1e-6):
+                 layer_scale_init_value: float = 1e-6):
         super().__init__(dim, num_heads)
         self.q_proxy = nn.Linear(dim, dim)
         self.kv_proxy = nn.Linear(dim, dim * 2)
@@ -202,9 +206,9 @@ class DualAttention(QKVAttention):
                                        nn.Linear(4 * dim, dim))
         self.proxy_ln = nn.LayerNorm(dim)
         self.qkv_proxy = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim * 3))
-        self.gamma1 = layer_scale(dim, layer_scale_init)
-        self.gamma2 = layer_scale(dim, layer_scale_init)
-        self.gamma3 = layer_scale(dim, layer_scale_init)
+        self.gamma1 = layer_scale(dim, layer_scale_init_value)
+        self.gamma2 = layer_scale(dim, layer_scale_init_value)
+        self.gamma3 = layer_scale(dim, layer_scale_init_value)
 
     def forward(self, xn, z):
         h = self.num_heads
@@ -222,18 +226,19 @@ class DualAttention(QKVAttention):
 
 
 class DualBlock(nn.Module):
-    """Dual block of stages 1-2: ``forward(x, z, hw) -> (x, z)`` (spec 2.4)."""
+    """Dual block of stages 1-2: ``forward(x, z, hw) -> (x, z)``
+    (docs/design/dualvit.md#dual-block)."""
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float, drop_path: float = 0.,
-                 layer_scale_init: float = 1e-6, norm_eps: float = 1e-6):
+                 layer_scale_init_value: float = 1e-6, norm_eps: float = 1e-6):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
-        self.attn = DualAttention(dim, num_heads, drop_path, layer_scale_init)
+        self.attn = DualAttention(dim, num_heads, drop_path, layer_scale_init_value)
         self.mlp = DWConvMlp(dim, int(dim * mlp_ratio))
         self.drop_path = DropPath(drop_path)
-        self.gamma1 = layer_scale(dim, layer_scale_init)
-        self.gamma2 = layer_scale(dim, layer_scale_init)
+        self.gamma1 = layer_scale(dim, layer_scale_init_value)
+        self.gamma2 = layer_scale(dim, layer_scale_init_value)
 
     def forward(self, x, z, hw):
         o, z = self.attn(self.norm1(x), z)
@@ -243,16 +248,19 @@ class DualBlock(nn.Module):
 
 
 class MergeBlock(nn.Module):
-    """Merge block of stages 3-4 on ``y = [pixel tokens; semantic tokens]`` (spec 2.6).
+    """Merge block of stages 3-4 on ``y = [pixel tokens; semantic tokens]``
+    (docs/design/dualvit.md#merge-block).
 
     One shared ``norm1``/``norm2`` and layer scale per branch; plain MHSA over all tokens, then the
-    :class:`MergeFFN`. With ``pixel_only=True`` (the last block of the dense backbone, spec 2.9)
+    :class:`MergeFFN`. With ``pixel_only=True`` (the last block of the dense backbone,
+    docs/design/dualvit.md#dense-prediction-backbone)
     the semantic tokens are dropped after attention and the FFN is the plain pixel FFN; the block
     then returns only the ``H*W`` pixel tokens.
     """
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float, drop_path: float = 0.,
-                 layer_scale_init: float = 1e-6, norm_eps: float = 1e-6, pixel_only: bool = False):
+                 layer_scale_init_value: float = 1e-6, norm_eps: float = 1e-6,
+                 pixel_only: bool = False):
         super().__init__()
         self.pixel_only = pixel_only
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
@@ -261,8 +269,8 @@ class MergeBlock(nn.Module):
         ffn = DWConvMlp if pixel_only else MergeFFN
         self.mlp = ffn(dim, int(dim * mlp_ratio))
         self.drop_path = DropPath(drop_path)
-        self.gamma1 = layer_scale(dim, layer_scale_init)
-        self.gamma2 = layer_scale(dim, layer_scale_init)
+        self.gamma1 = layer_scale(dim, layer_scale_init_value)
+        self.gamma2 = layer_scale(dim, layer_scale_init_value)
 
     def forward(self, y, hw):
         y = y + self.drop_path(self.gamma1 * self.attn(self.norm1(y)))
@@ -272,7 +280,8 @@ class MergeBlock(nn.Module):
 
 
 class ClassBlock(nn.Module):
-    """CaiT-style class-attention block of the classification post network (spec 2.7).
+    """CaiT-style class-attention block of the classification post network
+    (docs/design/dualvit.md#classification-post-network-and-token-labeling).
 
     ``t = [cls; tokens]``: the normalised cls token queries all normalised tokens (cls included),
     then a GELU FFN (ratio ``mlp_ratio``) updates the cls token only. No layer scale, no drop path.

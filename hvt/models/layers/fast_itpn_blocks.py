@@ -1,4 +1,5 @@
-"""Fast-iTPN building blocks (spec itpn.md §1.3), with the official checkpoint key names.
+"""Fast-iTPN building blocks (docs/design/itpn.md#fast-itpn-backbone), with the official checkpoint
+key names.
 
 The early stages of the official code run on NCHW maps with 1x1 convolutions. Here they run on
 channel-last ``(B, H, W, C)`` maps and apply the very same conv weights as matrix products
@@ -10,8 +11,14 @@ keep ``nn.Conv2d`` parameters, so the state-dict keys and shapes are the officia
 * ``blocks.{j}.norm / reduction``                             (:class:`ConvPatchMerge`)
 * ``blocks.{i}.norm1 / attn.{q_proj,k_proj,v_proj}.weight / attn.q_bias / attn.v_bias /
   attn.proj / norm2 / mlp.{w1,w2,ffn_ln,w3} / gamma_1 / gamma_2``   (:class:`FastiTPNBlock`)
+* ``blocks.{i}.attn.relative_position_bias_table`` (window blocks with ``window_rpe`` only)
+
+The acceleration of dense fine-tuning (docs/fast_itpn.md) is written here too, at block level:
+:meth:`FastiTPNBlock.forward_windows` (window attention and token gathering on windowed tokens)
+and :class:`TokenMigration`; the backbone composes them.
 """
-from typing import Optional
+import math
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -20,14 +27,17 @@ from torch import nn
 from .attention import attention
 from .chunk import chunked_tokens
 from .drop import DropPath
+from .hivit_blocks import HiViTPatchEmbed
+from .window import relative_position_index
 
 
 def _ln(dim, eps=1e-6):
     return nn.LayerNorm(dim, eps=eps)
 
 
-class ConvPatchEmbed(nn.Module):
-    """``Conv2d(in -> dim, k = s = patch_size / inner_patches)`` with bias and no norm.
+class ConvPatchEmbed(HiViTPatchEmbed):
+    """``Conv2d(in -> dim, k = s = patch_size / inner_patches)`` with bias and no norm (HiViT's
+    patch embedding without ``patch_norm``, kept as a channel-last map).
 
     ``forward(x, mask=None, mask_token=None)`` returns a channel-last ``(B, H/4, W/4, dim)`` map.
     With a per-patch boolean ``mask`` (``(B, Hp, Wp)`` or ``(B, Hp*Wp)``, True = masked) and a
@@ -36,15 +46,8 @@ class ConvPatchEmbed(nn.Module):
     as in the official code.
     """
 
-    def __init__(self, in_chans=3, embed_dim=96, patch_size=16, inner_patches=4):
-        super().__init__()
-        if patch_size % inner_patches:
-            raise ValueError(f'patch_size {patch_size} is not a multiple of inner_patches '
-                             f'{inner_patches}')
-        self.patch_size = patch_size
-        self.inner_patches = inner_patches
-        k = patch_size // inner_patches
-        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=k, stride=k)
+    def __init__(self, in_channels=3, embed_dim=96, patch_size=16, inner_patches=4):
+        super().__init__(patch_size, inner_patches, in_channels, embed_dim, patch_norm=False)
 
     def forward(self, x, mask=None, mask_token=None):
         H, W = x.shape[-2:]
@@ -148,10 +151,13 @@ class SeparateQKVAttention(nn.Module):
     """Multi-head attention with separate ``q_proj``/``k_proj``/``v_proj`` (no bias) plus learnable
     ``q_bias`` and ``v_bias`` (k has none), and a biased ``proj``: the official Fast-iTPN layout.
 
-    The numerical core is the shared :func:`hvt.models.layers.attention`.
+    The numerical core is the shared :func:`hvt.models.layers.attention`. ``rpe_window`` (a window
+    side) adds a zero-initialised ``relative_position_bias_table`` of ``(2w-1)^2 x heads`` for
+    window attention (Fast-iTPN's ``window_rpe``).
     """
 
-    def __init__(self, dim, num_heads=8, qkv_bias=True, qk_scale=None, attn_drop=0., proj_drop=0.):
+    def __init__(self, dim, num_heads=8, qkv_bias=True, qk_scale=None, attn_drop=0., proj_drop=0.,
+                 rpe_window: Optional[int] = None):
         super().__init__()
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
@@ -167,6 +173,13 @@ class SeparateQKVAttention(nn.Module):
         self.attn_drop = attn_drop
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
+        if rpe_window:
+            self.relative_position_bias_table = nn.Parameter(
+                torch.zeros((2 * rpe_window - 1) ** 2, num_heads))
+            self.register_buffer('relative_position_index', relative_position_index(rpe_window),
+                                 persistent=False)
+        else:
+            self.relative_position_bias_table = None
 
     def _heads(self, t):
         return t.unflatten(-1, (self.num_heads, self.head_dim)).transpose(-2, -3)
@@ -199,25 +212,112 @@ class SeparateQKVAttention(nn.Module):
         return (out, k) if return_keys else out
 
 
+def key_mask_bias(valid, dtype):
+    """``(B, nW, L)`` bool -> additive ``(B, nW, 1, 1, L)`` bias (0 / very negative)."""
+    neg = torch.finfo(dtype).min / 4
+    return torch.zeros(valid.shape, dtype=dtype, device=valid.device).masked_fill(
+        ~valid, neg)[:, :, None, None, :]
+
+
+def window_rpe_bias(attn, pos, geo, with_g):
+    """Relative position bias ``(1 | B, 1 | nW, heads, L, L)`` for window attention, from
+    ``attn``'s table; the gathering token (first in the window) sits at the window centre."""
+    table = attn.relative_position_bias_table
+    ws = geo['ws']
+    idx = attn.relative_position_index
+    if with_g:
+        c = (ws - 1) // 2
+        coords = torch.stack(torch.meshgrid(
+            torch.arange(ws, device=idx.device), torch.arange(ws, device=idx.device),
+            indexing='ij')).flatten(1)  # (2, T)
+        rel_tg = coords - c  # token - centre
+        to_idx = (rel_tg[0] + ws - 1) * (2 * ws - 1) + rel_tg[1] + ws - 1
+        from_idx = (-rel_tg[0] + ws - 1) * (2 * ws - 1) - rel_tg[1] + ws - 1
+        centre = (ws - 1) * (2 * ws - 1) + ws - 1
+        T = ws * ws
+        ext = idx.new_empty(T + 1, T + 1)
+        ext[1:, 1:] = idx
+        ext[0, 1:] = from_idx  # g (query) -> token (key): offset centre - token
+        ext[1:, 0] = to_idx
+        ext[0, 0] = centre
+        idx = ext
+    if geo['migrated']:
+        p = pos
+        if with_g:
+            p = torch.cat([pos.new_zeros(*pos.shape[:2], 1), pos + 1], dim=2)
+        idx = idx[p[..., :, None], p[..., None, :]]  # (B, nW, L, L)
+    else:
+        idx = idx[None, None]
+    bias = table[idx.reshape(-1)].reshape(*idx.shape, -1)
+    return bias.movedim(-1, -3)
+
+
+def gathering_rpe_bias(table, pos, geo):
+    """Bias ``(B | 1, heads, nW*L, nW)`` for token -> gathering-token attention: offsets from
+    the token to each window centre, clipped to the table range."""
+    ws, nh, nw = geo['ws'], geo['nh'], geo['nw']
+    dev = table.device
+    T = ws * ws
+    local = torch.arange(T, device=dev)
+    win = torch.arange(nh * nw, device=dev)
+    ty = (win[:, None] // nw) * ws + local[None] // ws  # (nW, T)
+    tx = (win[:, None] % nw) * ws + local[None] % ws
+    c = (ws - 1) // 2
+    cy = (win // nw) * ws + c
+    cx = (win % nw) * ws + c
+    dy = (ty[..., None] - cy).clamp(-(ws - 1), ws - 1)  # (nW, T, nW)
+    dx = (tx[..., None] - cx).clamp(-(ws - 1), ws - 1)
+    idx = (dy + ws - 1) * (2 * ws - 1) + dx + ws - 1
+    if geo['migrated']:
+        B = pos.shape[0]
+        flat = (win[None, :, None] * T + pos).reshape(B, -1)  # (B, nW*L)
+        idx = idx.reshape(-1, nh * nw)[flat]  # (B, nW*L, nW)
+    else:
+        idx = idx.reshape(1, -1, nh * nw)
+    bias = table[idx.reshape(-1)].reshape(*idx.shape, -1)
+    return bias.movedim(-1, -3)
+
+
+def init_gathering_tokens(xw, valid=None, token=None):
+    """The gathering tokens ``(B, nW, C)`` at the first gathering block: the learnable ``token``
+    or the mean of each window's (valid) tokens ``xw`` ``(B, nW, L, C)``."""
+    B, nW, _, C = xw.shape
+    if token is not None:
+        return token.expand(B, nW, C).to(xw.dtype)
+    if valid is None:
+        return xw.mean(dim=2)
+    w = valid.unsqueeze(-1).to(xw.dtype)
+    return (xw * w).sum(2) / w.sum(2).clamp(min=1)
+
+
 class FastiTPNBlock(nn.Module):
     """Stage-3 block: pre-LN, separate-qkv attention, SwiGLU with sub-LN, layer scale.
 
-    ``forward(x, attn_bias=None, return_keys=False)`` is the plain global block on ``(B, N, C)``;
-    the backbone also uses the parts (``norm1``, ``attn``, ``gamma_1``, ``mlp_branch``) for window
-    attention and token gathering.
+    ``forward(x, attn_bias=None, return_keys=False)`` is the plain global block on ``(B, N, C)``.
+    :meth:`forward_windows` runs the attention residual on windowed tokens ``(B, nW, L, C)``
+    as ``attn_mode`` says (``'global'`` over all windows, ``'window'``, or ``'gathering'``
+    with one gathering token per window), with the same weights; :meth:`mlp_residual` is the
+    second residual. ``window_rpe`` (``'rpe'`` / ``'hrpe'``, non-global blocks only) adds the
+    window table of ``window_size``.
     """
 
     def __init__(self, dim, num_heads, mlp_ratio=3., qkv_bias=True, qk_scale=None, drop=0.,
-                 attn_drop=0., drop_path=0., init_values=0.1, subln=True, norm_eps=1e-6):
+                 attn_drop=0., drop_path=0., layer_scale_init_value=0.1, subln=True,
+                 norm_eps=1e-6, attn_mode='global', window_size=None, window_rpe=None,
+                 gathering_query='input'):
         super().__init__()
+        self.attn_mode = attn_mode
+        self.window_rpe = window_rpe if attn_mode != 'global' else None
+        self.gathering_query = gathering_query
         self.norm1 = _ln(dim, norm_eps)
-        self.attn = SeparateQKVAttention(dim, num_heads, qkv_bias, qk_scale, attn_drop, drop)
+        self.attn = SeparateQKVAttention(dim, num_heads, qkv_bias, qk_scale, attn_drop, drop,
+                                         rpe_window=window_size if self.window_rpe else None)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = _ln(dim, norm_eps)
         self.mlp = SwiGLU(dim, int(dim * mlp_ratio), drop=drop, subln=subln, norm_eps=norm_eps)
-        if init_values is not None and init_values > 0:
-            self.gamma_1 = nn.Parameter(init_values * torch.ones(dim))
-            self.gamma_2 = nn.Parameter(init_values * torch.ones(dim))
+        if layer_scale_init_value is not None and layer_scale_init_value > 0:
+            self.gamma_1 = nn.Parameter(layer_scale_init_value * torch.ones(dim))
+            self.gamma_2 = nn.Parameter(layer_scale_init_value * torch.ones(dim))
         else:
             self.gamma_1 = self.gamma_2 = None
 
@@ -235,3 +335,150 @@ class FastiTPNBlock(nn.Module):
         x = x + self.drop_path(self.scale1(y))
         x = x + self.drop_path(self.mlp_branch(x))
         return (x, k) if return_keys else x
+
+    def mlp_residual(self, x):
+        return x + self.drop_path(self.mlp_branch(x))
+
+    def forward_windows(self, xw, g, pos, valid, geo, need_keys=False):
+        """Attention residual on windowed tokens ``xw`` ``(B, nW, L, C)``.
+
+        ``g``: the gathering tokens ``(B, nW, C)`` (``'gathering'`` blocks; see
+        :func:`init_gathering_tokens`), ``pos``: the window-raster positions of the tokens,
+        ``valid``: None or the ``(B, nW, L)`` mask of real (not padding) tokens, ``geo``: the
+        window geometry (``ws``, ``nh``, ``nw``, ``migrated``). Returns ``(xw, g, keys)`` with
+        the head-averaged keys ``(B, nW, L, head_dim)`` when ``need_keys`` (token migration).
+        """
+        B, nW, L, C = xw.shape
+        attn = self.attn
+        heads = attn.num_heads
+        if self.attn_mode == 'global':
+            t = xw.reshape(B, nW * L, C)
+            bias = None
+            if valid is not None:
+                bias = key_mask_bias(valid.reshape(B, 1, nW * L), t.dtype)[:, 0]
+            y, k = attn(self.norm1(t), bias, return_keys=True)
+            xw = xw + self.drop_path(self.scale1(y)).reshape(B, nW, L, C)
+            keys = None
+            if need_keys:
+                keys = k.mean(1).reshape(B, nW, L, -1)
+            return xw, g, keys
+
+        with_g = self.attn_mode == 'gathering'
+        z = torch.cat([g.unsqueeze(2), xw], dim=2) if with_g else xw
+        Lz = z.shape[2]
+        q, k, v = attn.qkv(self.norm1(z))  # (B, nW, heads, Lz, hd)
+        bias = None
+        if attn.relative_position_bias_table is not None:
+            bias = window_rpe_bias(attn, pos, geo, with_g)  # (1|B, 1|nW, heads, Lz, Lz)
+        if valid is not None:
+            vz = torch.cat([valid.new_ones(B, nW, 1), valid], dim=2) if with_g else valid
+            mb = key_mask_bias(vz, q.dtype)
+            bias = mb if bias is None else bias.to(q.dtype) + mb
+        if bias is not None:
+            bias = bias.expand(B, nW, heads, Lz, Lz).reshape(B * nW, heads, Lz, Lz)
+        hd = q.shape[-1]
+        o = attn.attend(q.reshape(B * nW, heads, Lz, hd), k.reshape(B * nW, heads, Lz, hd),
+                        v.reshape(B * nW, heads, Lz, hd), bias).reshape(B, nW, Lz, C)
+        keys = None
+        if need_keys:
+            keys = (k[:, :, :, 1:] if with_g else k).mean(2)  # (B, nW, L, hd)
+        if not with_g:
+            xw = xw + self.drop_path(self.scale1(attn.proj_drop(attn.proj(o))))
+            return xw, g, keys
+
+        ox = o[:, :, 1:]
+        g = g + self.drop_path(self.scale1(attn.proj_drop(attn.proj(o[:, :, 0]))))
+        kg, vg = attn.project_kv(self.norm1(g))  # (B, heads, nW, hd)
+        cbias = None
+        if self.window_rpe == 'rpe':
+            cbias = gathering_rpe_bias(attn.relative_position_bias_table, pos,
+                                       geo).to(q.dtype)  # (1|B, heads, nW*L, nW)
+        if self.gathering_query == 'input':
+            qx = q[:, :, :, 1:].permute(0, 2, 1, 3, 4).reshape(B, heads, nW * L, hd)
+            oc = attn.attend(qx, kg, vg, cbias).reshape(B, nW, L, C)
+            xw = xw + self.drop_path(self.scale1(attn.proj_drop(attn.proj(ox + oc))))
+        else:
+            xw = xw + self.drop_path(self.scale1(attn.proj_drop(attn.proj(ox))))
+            qx = attn.project_q(self.norm1(xw.reshape(B, nW * L, C)))  # (B, heads, nW*L, hd)
+            oc = attn.attend(qx, kg, vg, cbias).reshape(B, nW, L, C)
+            xw = xw + self.drop_path(self.scale1(attn.proj_drop(attn.proj(oc))))
+        return xw, g, keys
+
+
+def build_migration_schedule(ratio: float, tokens_per_window: int, drop_layers: Sequence[int],
+                             depth: int, schedule: str = 'cumulative'):
+    """Tokens dropped per window after each stage-3 layer (a list of length ``depth``).
+
+    ``'floor'``: the literal rule, ``floor(ratio * T / len(drop_layers))`` after every
+    drop layer (rounds small ratios down to nothing). ``'cumulative'``: the total
+    ``round(ratio * T)`` spread as evenly as integers allow over the drop layers (cumulative count
+    after the i-th drop layer = ``round(ratio * T * (i + 1) / n)``), which reaches the ratio.
+    """
+    r = [0] * depth
+    layers = sorted(set(drop_layers))
+    if not ratio or not layers:
+        return r
+    n = len(layers)
+    if schedule == 'floor':
+        for l in layers:
+            r[l] = int(math.floor(ratio * tokens_per_window / n))
+    elif schedule == 'cumulative':
+        prev = 0
+        for i, l in enumerate(layers):
+            cum = int(math.floor(ratio * tokens_per_window * (i + 1) / n + 0.5))
+            r[l] = cum - prev
+            prev = cum
+    else:
+        raise ValueError(f"migration_schedule must be 'floor' or 'cumulative', got {schedule!r}")
+    return r
+
+
+class TokenMigration(nn.Module):
+    """Token migration (docs/fast_itpn.md): the ``r`` most redundant A tokens of every window leave.
+
+    Each window's tokens are split into A (even positions of the current window order) and B
+    (odd positions); an A token's score is its largest similarity (``metric``: ``'cosine'`` or
+    ``'dot'``) to a B token, measured on the head-averaged attention keys of the layer; padding
+    tokens leave first. No parameters.
+    """
+
+    def __init__(self, metric='cosine'):
+        super().__init__()
+        if metric not in ('cosine', 'dot'):
+            raise ValueError(f"migration_metric must be 'cosine' or 'dot', got {metric!r}")
+        self.metric = metric
+
+    def forward(self, xw, keys, pos, valid, r):
+        """Returns ``(xw, pos, valid)`` of the kept tokens and ``(pos, features)`` of the
+        migrated ones."""
+        B, nW, L, C = xw.shape
+        nA = (L + 1) // 2
+        if L < 2 or r > nA:
+            raise ValueError(f'token migration: cannot drop {r} of {L} tokens per window '
+                             f'(lower migration_ratio or use more drop_layers)')
+        with torch.no_grad():
+            k = keys.float()
+            if self.metric == 'cosine':
+                k = F.normalize(k, dim=-1)
+            sim = k[:, :, 0::2] @ k[:, :, 1::2].transpose(-1, -2)  # (B, nW, nA, nB)
+            if valid is not None:
+                sim = sim.masked_fill(~valid[:, :, None, 1::2], float('-inf'))
+            score = sim.amax(dim=-1)
+            if valid is not None:  # padding tokens leave first
+                score = score.masked_fill(~valid[:, :, 0::2], float('inf'))
+            top = score.topk(r, dim=-1).indices * 2  # token index in the window
+            drop = torch.zeros(B, nW, L, dtype=torch.uint8, device=xw.device)
+            drop.scatter_(2, top, 1)
+            order = torch.sort(drop, dim=2, stable=True).indices
+        keep_idx, drop_idx = order[:, :, :L - r], order[:, :, L - r:]
+
+        def take(t, idx):
+            if t.dim() == 4:
+                return t.gather(2, idx.unsqueeze(-1).expand(-1, -1, -1, t.shape[-1]))
+            return t.gather(2, idx)
+
+        dropped_pos, dropped_feat = take(pos, drop_idx), take(xw, drop_idx)
+        xw, pos = take(xw, keep_idx), take(pos, keep_idx)
+        if valid is not None:
+            valid = take(valid, keep_idx)
+        return xw, pos, valid, dropped_pos, dropped_feat

@@ -9,7 +9,7 @@ from torch import nn
 from .attention import Attention, attention
 from .drop import DropPath
 from .mlp import Mlp
-from .window import RelativePositionBias, decomposed_rel_pos_bias
+from .window import decomposed_rel_pos_bias
 
 
 def _ln(dim, eps=1e-6):
@@ -49,11 +49,12 @@ class HiViTAttention(Attention):
 
     * ``rpe_size``: the relative position bias table, stored as ``relative_position_bias_table``
       directly on the attention module (the official key
-      ``blocks.{i}.attn.relative_position_bias_table``); the bias is gathered with the shared
-      :class:`RelativePositionBias` logic from an index that the backbone provides (the full
+      ``blocks.{i}.attn.relative_position_bias_table``); the bias is gathered (as in
+      :class:`~.window.RelativePositionBias`) from an index that the backbone provides (the full
       ``(N, N)`` index, or a per-sample ``(B, L, L)`` index of the kept tokens under masking).
     * ``rel_pos_size``: ViTDet's decomposed relative position of the official iTPN-L CLIP detector
-      (spec itpn.md §2.6, A8): ``rel_pos_h`` / ``rel_pos_w`` of shape ``(2 s - 1, head_dim)``,
+      (docs/design/itpn.md#relative-position-options): ``rel_pos_h`` / ``rel_pos_w`` of shape ``(2 s
+      - 1, head_dim)``,
       shared by the heads, linearly resized to the actual grid; the forward needs the grid ``hw``.
     """
 
@@ -88,10 +89,11 @@ class HiViTAttention(Attention):
             nn.init.trunc_normal_(self.rel_pos_w, std=.02)
 
     def rpe_bias(self, rpe_index, table=None):
-        """``(heads, N, N)`` or ``(B, heads, L, L)`` bias for an index of shape ``(N, N)``/``(B, L, L)``."""
-        view = _TableView(self.relative_position_bias_table if table is None else table,
-                          self.num_heads)
-        return RelativePositionBias.forward(view, rpe_index)
+        """``(heads, N, N)`` or ``(B, heads, L, L)`` bias for an index of shape ``(N, N)`` /
+        ``(B, L, L)``, gathered from ``table`` (a resized copy) or this block's own table."""
+        table = self.relative_position_bias_table if table is None else table
+        bias = table[rpe_index.reshape(-1)].view(*rpe_index.shape, self.num_heads)
+        return bias.movedim(-1, -3).contiguous()
 
     def forward(self, x, rpe_index=None, rpe_table=None, hw=None):
         bias = None
@@ -109,15 +111,6 @@ class HiViTAttention(Attention):
         x = attention(q, k, v, bias, self.attn_drop if self.training else 0., self.scale)
         x = x.transpose(1, 2).reshape(B, N, -1)
         return self.proj_drop(self.proj(x))
-
-
-class _TableView:
-    """Duck-typed stand-in so :meth:`RelativePositionBias.forward` can gather from any table."""
-
-    def __init__(self, table, num_heads):
-        self.relative_position_bias_table = table
-        self.num_heads = num_heads
-        self.relative_position_index = None
 
 
 class HiViTBlock(nn.Module):

@@ -59,7 +59,8 @@ def square_grid(num_tokens: int) -> Optional[Tuple[int, int]]:
 
 def resize_pos_embed(pos: torch.Tensor, src_hw: Sequence[int], dst_hw: Sequence[int],
                      num_extra_tokens: int = 0, mode: str = 'bicubic',
-                     scale_factor: Optional[Sequence[float]] = None) -> torch.Tensor:
+                     scale_factor: Optional[Sequence[float]] = None,
+                     upcast: bool = True) -> torch.Tensor:
     """A ``(1, extra + H*W, C)`` position table on the ``src_hw`` grid, moved to ``dst_hw``.
 
     The first ``num_extra_tokens`` entries (class tokens) are kept as they are. The grid part is
@@ -69,6 +70,9 @@ def resize_pos_embed(pos: torch.Tensor, src_hw: Sequence[int], dst_hw: Sequence[
     ``scale_factor`` (optional) drives the sampling instead of the size, used as given
     (``recompute_scale_factor=False``: output pixel ``i`` samples ``(i + 0.5) / s - 0.5``), as the
     official iTPN detection / segmentation code does; the result must still be ``dst_hw``.
+
+    ``upcast=False`` interpolates in the table's own dtype instead of float32 (CE-PVT's tables,
+    as the PVT reference does).
     """
     src_hw, dst_hw = tuple(src_hw), tuple(dst_hw)
     if src_hw == dst_hw:
@@ -77,7 +81,8 @@ def resize_pos_embed(pos: torch.Tensor, src_hw: Sequence[int], dst_hw: Sequence[
     if grid.shape[1] != src_hw[0] * src_hw[1]:
         raise ValueError(f'resize_pos_embed: {grid.shape[1]} grid entries do not fill the '
                          f'{src_hw[0]}x{src_hw[1]} source grid')
-    grid = grid.reshape(1, *src_hw, -1).permute(0, 3, 1, 2).float()
+    grid = grid.reshape(1, *src_hw, -1).permute(0, 3, 1, 2)
+    grid = grid.float() if upcast else grid
     if scale_factor is None:
         grid = F.interpolate(grid, size=dst_hw, mode=mode, align_corners=False)
     else:

@@ -1,6 +1,6 @@
 """Cells of ViTAE (isotropic) and ViTAEv2 (pyramid).
 
-Spec: ``shared/specs/vitae.md`` §2. Module and parameter names follow the official code
+Design notes: docs/design/vitae.md. Module and parameter names follow the official code
 (``ViTAE-Transformer/ViTAE-Transformer`` and ``Annbless/ViTAE``) so that official checkpoints load
 with (almost) no renaming:
 
@@ -24,13 +24,14 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from torch import nn
 
 from .attention import Attention, attention
+from .checkpoint import run_checkpointed
 from .chunk import chunked
 from .drop import DropPath
 from .mlp import Mlp
+from .tokens import map_to_tokens, resize_pos_embed, tokens_to_map
 from .window import RelativePositionBias, window_partition, window_reverse
 
 __all__ = [
@@ -40,25 +41,11 @@ __all__ = [
 ]
 
 
-def _to_map(x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
-    """Seq2Img: ``(B, H*W, C)`` -> ``(B, C, H, W)``."""
-    B, N, C = x.shape
-    H, W = hw
-    if N != H * W:
-        raise ValueError(f'token count {N} does not match the map size {H}x{W}')
-    return x.transpose(1, 2).reshape(B, C, H, W)
-
-
-def _to_seq(x: torch.Tensor) -> torch.Tensor:
-    """Img2Seq: ``(B, C, H, W)`` -> ``(B, H*W, C)``."""
-    return x.flatten(2).transpose(1, 2)
-
-
 # --------------------------------------------------------------------------------------------
 # PRM
 # --------------------------------------------------------------------------------------------
 class PRM(nn.Module):
-    """Pyramid Reduction Module (spec §2.1).
+    """Pyramid Reduction Module (docs/design/vitae.md#pyramid-reduction-module).
 
     ``len(dilations)`` parallel ``kernel_size`` x ``kernel_size`` convolutions with stride
     ``stride``, each followed by its own exact GELU, fused by channel concatenation in dilation
@@ -92,7 +79,7 @@ class PRM(nn.Module):
         ys = [conv(x) for conv in self.convs]
         y = torch.cat(ys, dim=1) if self.op == 'cat' else torch.stack(ys, 0).sum(0)
         hw = tuple(y.shape[-2:])
-        return _to_seq(y), hw
+        return map_to_tokens(y), hw
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,7 +110,9 @@ class _SiLU(nn.SiLU):
 class PCM(nn.Sequential):
     """Parallel Convolutional Module: stacked grouped convolutions, official index layouts.
 
-    Layouts (``c`` conv, ``b`` BatchNorm, ``s`` SiLU), spec §2.2 and §2.4:
+    Layouts (``c`` conv, ``b`` BatchNorm, ``s`` SiLU),
+    docs/design/vitae.md#parallel-convolutional-module-layouts,
+    docs/design/vitae.md#normal-cell-and-early-fusion:
 
     * ``'v2'``: ``c b s c b s c`` (ViTAEv2 RC and NC; conv indices 0, 3, 6, BN 1, 4);
     * ``'vanilla_rc'``: ``c s c b s c s`` (vanilla ViTAE RC1/RC2; conv 0, 2, 5, BN 3);
@@ -140,7 +129,8 @@ class PCM(nn.Sequential):
         groups: groups of every convolution.
         layout: one of the layouts above.
         rc: True for the RC channel plan (``in -> hidden -> hidden -> out``).
-        kernel_size: 3 (default); 1 for MAE pre-training of ViTAE-B/L/H (spec §4.2).
+        kernel_size: 3 (default); 1 for MAE pre-training of ViTAE-B/L/H
+            (docs/design/vitae.md#fine-tuning-of-the-scaled-up-models).
     """
     LAYOUTS = ('v2', 'vanilla_rc', 'vanilla', 'shallow')
 
@@ -189,64 +179,83 @@ def _no_autocast(x):
 # --------------------------------------------------------------------------------------------
 # Attentions
 # --------------------------------------------------------------------------------------------
-class WindowAttention(nn.Module):
+class _WidthAttention(nn.Module):
+    """Multi-head attention from ``dim`` to ``width`` channels (keys ``qkv``, ``proj``): the
+    common part of :class:`WindowAttention` and :class:`TokenAttention`.
+
+    ``qkv = Linear(dim, 3 * width)``, head_dim = width // num_heads, scale head_dim ** -0.5
+    (docs/design/vitae.md#attention-scale); the numerical core is the shared :func:`attention`.
+    """
+
+    def __init__(self, dim, width, num_heads=1, qkv_bias=True, qk_scale=None, attn_drop=0.,
+                 proj_drop=0.):
+        super().__init__()
+        self.head_dim, rest = divmod(width, num_heads)
+        if rest:
+            raise ValueError(f'{type(self).__name__}: width {width} is not divisible by '
+                             f'num_heads {num_heads}')
+        self.num_heads, self.width, self.attn_drop = num_heads, width, attn_drop
+        self.scale = qk_scale or self.head_dim**-0.5
+        # qkv changes the width (dim -> width); proj keeps it
+        self.qkv = nn.Linear(dim, width * 3, bias=qkv_bias)
+        self.proj = nn.Linear(width, width)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def attend(self, x, bias=None):
+        """``(proj(attention(q, k, v)), v)``: ``(B, N, width)`` and the values per head
+        ``(B, num_heads, N, head_dim)``."""
+        B, N, _ = x.shape
+        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        y = attention(q, k, v, bias, self.attn_drop if self.training else 0., self.scale)
+        y = self.proj_drop(self.proj(y.transpose(1, 2).reshape(B, N, self.width)))
+        return y, v
+
+
+class WindowAttention(_WidthAttention):
     """Multi-head attention inside non-overlapping windows (keys ``qkv``, ``proj``).
 
     Maps ``(B * nW, ws * ws, in_dim)`` window tokens to ``out_dim`` (the ViTAEv2 RC window
-    attention changes width: ``qkv = Linear(in_dim, 3 * out_dim)``). The numerical core is the
-    shared :func:`attention`.
+    attention changes width: ``qkv = Linear(in_dim, 3 * out_dim)``).
 
     Args:
         in_dim, out_dim: input and output widths (``out_dim`` defaults to ``in_dim``).
-        num_heads: heads; head_dim = out_dim // num_heads; scale head_dim ** -0.5 (spec §6.9).
+        num_heads: heads; head_dim = out_dim // num_heads; scale head_dim ** -0.5
+            (docs/design/vitae.md#attention-scale).
         window_size: window side; used by the relative position bias only.
         qkv_bias: bias of ``qkv`` (True in all ViTAEv2 window attentions).
-        relative_pos: add a Swin relative position bias (the shared
+        use_rel_pos_bias: add a Swin relative position bias (the shared
             :class:`RelativePositionBias`, stored as ``rel_pos_bias``). Off in every paper model
-            (spec §6.13, Table 9); official RPE tables ``attn.relative_position_bias_table``
+            (docs/design/vitae.md#window-attention-details, Table 9); official RPE tables
+            ``attn.relative_position_bias_table``
             are renamed by ``tools/model_converters/vitae2hvt.py``.
         attn_drop, proj_drop: dropout rates.
     """
 
     def __init__(self, in_dim, out_dim=None, num_heads=1, window_size=7, qkv_bias=True,
-                 qk_scale=None, attn_drop=0., proj_drop=0., relative_pos=False):
-        super().__init__()
-        out_dim = out_dim or in_dim
-        if out_dim % num_heads:
-            raise ValueError(f'out_dim {out_dim} is not divisible by num_heads {num_heads}')
-        self.num_heads = num_heads
-        self.out_dim = out_dim
-        self.head_dim = out_dim // num_heads
-        self.scale = qk_scale or self.head_dim**-0.5
+                 qk_scale=None, attn_drop=0., proj_drop=0., use_rel_pos_bias=False):
+        super().__init__(in_dim, out_dim or in_dim, num_heads, qkv_bias, qk_scale, attn_drop,
+                         proj_drop)
         self.window_size = window_size
-        self.qkv = nn.Linear(in_dim, out_dim * 3, bias=qkv_bias)
-        self.attn_drop = attn_drop
-        self.proj = nn.Linear(out_dim, out_dim)
-        self.proj_drop = nn.Dropout(proj_drop)
-        self.relative_pos = relative_pos
-        self.rel_pos_bias = RelativePositionBias(window_size, num_heads) if relative_pos else None
+        self.use_rel_pos_bias = use_rel_pos_bias
+        self.rel_pos_bias = (RelativePositionBias(window_size, num_heads)
+                             if use_rel_pos_bias else None)
 
     def forward(self, x):
-        B, N, _ = x.shape
-        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         bias = None
         if self.rel_pos_bias is not None:
-            if N != self.window_size**2:
+            if x.shape[1] != self.window_size**2:
                 raise ValueError(f'relative position bias built for window {self.window_size}, '
-                                 f'got {N} tokens per window')
+                                 f'got {x.shape[1]} tokens per window')
             bias = self.rel_pos_bias().unsqueeze(0)
-        q, k, v = qkv.unbind(0)
-        x = attention(q, k, v, bias, self.attn_drop if self.training else 0.,
-                      self.scale)
-        x = x.transpose(1, 2).reshape(B, N, self.out_dim)
-        return self.proj_drop(self.proj(x))
+        return self.attend(x, bias)[0]
 
 
 def window_attention(attn: nn.Module, x: torch.Tensor, hw: Tuple[int, int], window_size: int,
                      shrink: bool = True) -> torch.Tensor:
     """Run ``attn`` on non-overlapping windows of the token map ``x`` ``(B, H*W, C)``.
 
-    ViTAEv2 semantics (spec §2.3): zero padding to multiples of the window, **centred**
+    ViTAEv2 semantics (docs/design/vitae.md#reduction-cell-semantics): zero padding to multiples of
+        the window, **centred**
     (top = pad_h // 2, left = pad_w // 2), applied after the LayerNorm, no shift and no padding
     mask; the padding is cropped after the window reverse. If ``shrink`` and the map is not
     larger than the window, the window shrinks to ``min(H, W)`` (the official construction-time
@@ -282,39 +291,29 @@ def _window_attention(attn, x, hw, window_size, shrink):
     return out.reshape(B, H * W, out.shape[-1])
 
 
-class TokenAttention(nn.Module):
+class TokenAttention(_WidthAttention):
     """T2T-style full attention that changes width: ``v + proj(softmax(q k^T * s) v)``.
 
     ``qkv = Linear(dim, 3 * in_dim)`` (no bias in ViTAEv2 RC3/RC4), head_dim = in_dim // heads,
-    and the merged value tensor ``v`` ``(B, N, in_dim)`` is the residual (spec §2.3).
+    and the merged value tensor ``v`` ``(B, N, in_dim)`` is the residual
+    (docs/design/vitae.md#reduction-cell-semantics).
     """
 
     def __init__(self, dim, in_dim, num_heads=1, qkv_bias=False, qk_scale=None, attn_drop=0.,
                  proj_drop=0.):
-        super().__init__()
-        if in_dim % num_heads:
-            raise ValueError(f'in_dim {in_dim} is not divisible by num_heads {num_heads}')
-        self.num_heads = num_heads
-        self.in_dim = in_dim
-        self.head_dim = in_dim // num_heads
-        self.scale = qk_scale or self.head_dim**-0.5
-        self.qkv = nn.Linear(dim, in_dim * 3, bias=qkv_bias)
-        self.attn_drop = attn_drop
-        self.proj = nn.Linear(in_dim, in_dim)
-        self.proj_drop = nn.Dropout(proj_drop)
+        super().__init__(dim, in_dim, num_heads, qkv_bias, qk_scale, attn_drop, proj_drop)
 
     def forward(self, x):
+        y, v = self.attend(x)
         B, N, _ = x.shape
-        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        y = attention(q, k, v, None, self.attn_drop if self.training else 0., self.scale)
-        y = self.proj_drop(self.proj(y.transpose(1, 2).reshape(B, N, self.in_dim)))
-        return v.transpose(1, 2).reshape(B, N, self.in_dim) + y
+        return v.transpose(1, 2).reshape(B, N, self.width) + y
 
 
 class _RCBlock(nn.Module):
     """An RC attention block: ``norm1``, an attention, ``norm2`` and an FFN ``mlp``.
 
-    The Reduction Cell composes them (spec §2.3): ``a = attend(norm1(p))``, ``x = a + PCM``,
+    The Reduction Cell composes them (docs/design/vitae.md#reduction-cell-semantics): ``a =
+        attend(norm1(p))``, ``x = a + PCM``,
     ``x = x + mlp(norm2(x))``.
     """
 
@@ -330,23 +329,25 @@ class RCWindowBlock(_RCBlock):
     """ViTAEv2 RC1/RC2 attention (official ``WindowTransformerBlock``; keys ``norm1``,
     ``attn.qkv``, ``attn.proj``, ``norm2``, ``mlp.fc1``, ``mlp.fc2``).
 
-    Window attention ``in_dim -> out_dim`` with **no residual** around it (spec §6.11). The RC
-    window is hard-wired to 7 in the official code (spec §6.13). LayerNorm eps 1e-5.
+    Window attention ``in_dim -> out_dim`` with **no residual** around it
+    (docs/design/vitae.md#reduction-cell-residuals). The RC
+    window is hard-wired to 7 in the official code (docs/design/vitae.md#window-attention-details).
+    LayerNorm eps 1e-5.
     """
 
     def __init__(self, in_dim, out_dim, num_heads=1, window_size=7, mlp_ratio=1., qkv_bias=True,
-                 qk_scale=None, drop=0., attn_drop=0., relative_pos=False, norm_eps=1e-5):
+                 qk_scale=None, drop=0., attn_drop=0., use_rel_pos_bias=False, norm_eps=1e-5):
         super().__init__()
         self.window_size = window_size
         self.norm1 = nn.LayerNorm(in_dim, eps=norm_eps)
         self.attn = WindowAttention(in_dim, out_dim, num_heads, window_size, qkv_bias, qk_scale,
-                                    attn_drop, drop, relative_pos)
+                                    attn_drop, drop, use_rel_pos_bias)
         self.norm2 = nn.LayerNorm(out_dim, eps=norm_eps)
         self.mlp = Mlp(out_dim, int(out_dim * mlp_ratio), out_dim, drop=drop)
 
     def attend(self, x, hw):
         return window_attention(self.attn, x, hw, self.window_size,
-                                shrink=not self.attn.relative_pos)
+                                shrink=not self.attn.use_rel_pos_bias)
 
 
 class TokenTransformer(_RCBlock):
@@ -368,7 +369,8 @@ class TokenTransformer(_RCBlock):
 class TokenPerformer(_RCBlock):
     """Performer attention of the vanilla ViTAE RC1/RC2 (official ``Token_performer``).
 
-    Keys ``kqv``, ``w``, ``proj``, ``norm1``, ``norm2``, ``mlp.0``, ``mlp.2`` (spec §2.3):
+    Keys ``kqv``, ``w``, ``proj``, ``norm1``, ``norm2``, ``mlp.0``, ``mlp.2``
+    (docs/design/vitae.md#reduction-cell-semantics):
 
     * ``kqv = Linear(dim, 3 * in_dim)`` split in the order **k, q, v**;
     * positive random features ``phi(x) = exp(x W^T - |x|^2 / 2) / sqrt(m)``, m = int(kernel_ratio
@@ -377,7 +379,8 @@ class TokenPerformer(_RCBlock):
       official code, ``(heads, m, head_dim)`` otherwise;
     * ``y = phi(q) (v^T phi(k))^T / (phi(q) sum_t phi(k_t) + 1e-8)``, computed in fp32;
     * output ``v + Dropout(dp1)(proj(y))``; the FFN ``Linear-GELU-Linear-Dropout(dp2)``
-      (hidden = in_dim). dp1 = dp2 = 0.1 are hard-coded in the official code (spec §6.15).
+      (hidden = in_dim). dp1 = dp2 = 0.1 are hard-coded in the official code
+      (docs/design/vitae.md#performer-dropout-and-layernorm-eps).
     """
 
     def __init__(self, dim, in_dim, num_heads=1, kernel_ratio=0.5, dp1=0.1, dp2=0.1,
@@ -436,7 +439,8 @@ class TokenPerformer(_RCBlock):
 # Cells
 # --------------------------------------------------------------------------------------------
 class ReductionCell(nn.Module):
-    """Reduction Cell (spec §2.3, Eqs. 2-5): PRM -> attention, + PCM, + FFN.
+    """Reduction Cell (docs/design/vitae.md#reduction-cell-semantics, Eqs. 2-5): PRM -> attention, +
+    PCM, + FFN.
 
     Args:
         in_channels: channels of the input map (3 for the stem).
@@ -448,12 +452,14 @@ class ReductionCell(nn.Module):
         num_heads: attention heads.
         attn_type: ``'window'`` (ViTAEv2 RC1/RC2), ``'transformer'`` (ViTAEv2 RC3/RC4, T2T-style),
             ``'performer'`` (vanilla RC1/RC2) or ``'performer_less'`` (vanilla RC3: the PRM
-            alone, no attention, PCM nor FFN; spec §6.3).
+            alone, no attention, PCM nor FFN;
+            docs/design/vitae.md#third-reduction-cell-is-the-prm-alone).
         pcm_layout: ``'v2'`` or ``'vanilla_rc'`` (see :class:`PCM`).
         groups: PCM groups.
         mlp_ratio: FFN hidden ratio (1 in every official model).
-        window_size: RC window (hard-wired to 7 officially, spec §6.13).
-        relative_pos: relative position bias in window attention (off in the paper models).
+        window_size: RC window (hard-wired to 7 officially,
+            docs/design/vitae.md#window-attention-details).
+        use_rel_pos_bias: relative position bias in window attention (off in the paper models).
         op: PRM fusion (``'cat'``).
 
     ``forward(x)`` takes a map ``(B, C, H, W)`` and returns tokens ``(B, H' W', token_dims)``
@@ -463,8 +469,8 @@ class ReductionCell(nn.Module):
 
     def __init__(self, in_channels, embed_dims, token_dims, downsample_ratio=4, kernel_size=7,
                  dilations=(1, 2, 3, 4), num_heads=1, attn_type='window', pcm_layout='v2',
-                 groups=1, mlp_ratio=1., window_size=7, relative_pos=False, op='cat', drop=0.,
-                 attn_drop=0.):
+                 groups=1, mlp_ratio=1., window_size=7, use_rel_pos_bias=False, op='cat',
+                 drop=0., attn_drop=0.):
         super().__init__()
         if attn_type not in self.ATTN_TYPES:
             raise ValueError(f'unknown RC attn_type {attn_type!r}; valid: {self.ATTN_TYPES}')
@@ -483,7 +489,8 @@ class ReductionCell(nn.Module):
                        pcm_layout, rc=True)
         if attn_type == 'window':
             self.attn = RCWindowBlock(dim, token_dims, num_heads, window_size, mlp_ratio,
-                                      drop=drop, attn_drop=attn_drop, relative_pos=relative_pos)
+                                      drop=drop, attn_drop=attn_drop,
+                                      use_rel_pos_bias=use_rel_pos_bias)
         elif attn_type == 'transformer':
             self.attn = TokenTransformer(dim, token_dims, num_heads, mlp_ratio, drop=drop,
                                          attn_drop=attn_drop)
@@ -500,13 +507,13 @@ class ReductionCell(nn.Module):
                 f'ReductionCell: PRM output {hw} and PCM output {tuple(c.shape[-2:])} differ for '
                 f'an input of {tuple(x.shape[-2:])}; pad the input to a multiple of 32')
         a = self.attn.attend(self.attn.norm1(p), hw)
-        x = a + _to_seq(c)
+        x = a + map_to_tokens(c)
         x = x + self.attn.mlp(self.attn.norm2(x))
         return x, hw
 
 
 class NormalCell(nn.Module):
-    """Normal Cell (spec §2.4), early fusion:
+    """Normal Cell (docs/design/vitae.md#normal-cell-and-early-fusion), early fusion:
 
     ``x = x + DP(A(LN1(x))) + DP(PCM(x))``; ``x = x + DP(FFN(LN2(x)))``.
 
@@ -521,13 +528,13 @@ class NormalCell(nn.Module):
         pcm_layout: ``'v2'``, ``'vanilla'`` or ``'shallow'`` (see :class:`PCM`).
         pcm_kernel_size: 3, or 1 for MAE pre-training of the scaled-up ViTAE.
         class_token: the first token is a class token; it is excluded from the PCM.
-        relative_pos: relative position bias for ``'window'`` (off in the paper models).
+        use_rel_pos_bias: relative position bias for ``'window'`` (off in the paper models).
         norm_eps: LayerNorm eps (1e-6 in every official NC).
     """
 
     def __init__(self, dim, num_heads, mlp_ratio=4., qkv_bias=True, qk_scale=None, drop=0.,
                  attn_drop=0., drop_path=0., attn_type='transformer', window_size=7, groups=1,
-                 pcm_layout='v2', pcm_kernel_size=3, class_token=False, relative_pos=False,
+                 pcm_layout='v2', pcm_kernel_size=3, class_token=False, use_rel_pos_bias=False,
                  norm_eps=1e-6):
         super().__init__()
         if attn_type not in ('transformer', 'window'):
@@ -539,7 +546,7 @@ class NormalCell(nn.Module):
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         if attn_type == 'window':
             self.attn = WindowAttention(dim, dim, num_heads, window_size, qkv_bias, qk_scale,
-                                        attn_drop, drop, relative_pos)
+                                        attn_drop, drop, use_rel_pos_bias)
         else:
             self.attn = Attention(dim, num_heads, qkv_bias, qk_scale, attn_drop, drop)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
@@ -555,11 +562,11 @@ class NormalCell(nn.Module):
             if self.class_token:
                 raise ValueError('window attention does not support a class token')
             a = window_attention(self.attn, y, hw, self.window_size,
-                                 shrink=not self.attn.relative_pos)
+                                 shrink=not self.attn.use_rel_pos_bias)
         else:
             a = self.attn(y)
         patches = shortcut[:, 1:] if self.class_token else shortcut
-        c = self.drop_path(_to_seq(self.PCM(_to_map(patches, hw))))
+        c = self.drop_path(map_to_tokens(self.PCM(tokens_to_map(patches, hw))))
         if self.class_token:
             c = torch.cat([c.new_zeros(c.shape[0], 1, c.shape[2]), c], dim=1)
         x = shortcut + self.drop_path(a) + c
@@ -572,8 +579,9 @@ class PatchEmbedCell(nn.Module):
 
     A ``patch_size`` x ``patch_size`` convolution with stride ``patch_size`` (timm PatchEmbed),
     a class token (zeros) prepended, and a learned absolute position embedding ``(1, N + 1, C)``
-    (zeros) added. The position embedding is bicubically resized when the input size differs
-    from ``img_size``.
+    (zeros) added. The position embedding is resized bicubically (in float32, class-token entry
+    kept; :func:`~hvt.models.layers.tokens.resize_pos_embed`) when the input size differs from
+    ``img_size``.
     """
 
     def __init__(self, in_channels, embed_dims, patch_size=16, img_size=224):
@@ -586,22 +594,12 @@ class PatchEmbedCell(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.pos_embed = nn.Parameter(torch.zeros(1, self.grid[0] * self.grid[1] + 1, embed_dims))
 
-    def resized_pos_embed(self, hw):
-        if tuple(hw) == self.grid:
-            return self.pos_embed
-        cls_pe, pe = self.pos_embed[:, :1], self.pos_embed[:, 1:]
-        C = pe.shape[-1]
-        pe = pe.reshape(1, *self.grid, C).permute(0, 3, 1, 2)
-        pe = F.interpolate(pe.float(), size=tuple(hw), mode='bicubic', align_corners=False)
-        pe = pe.to(cls_pe.dtype).flatten(2).transpose(1, 2)
-        return torch.cat([cls_pe, pe], dim=1)
-
     def forward(self, x):
         x = self.PRM.proj(x)
         hw = tuple(x.shape[-2:])
-        x = _to_seq(x)
+        x = map_to_tokens(x)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
-        return x + self.resized_pos_embed(hw), hw
+        return x + resize_pos_embed(self.pos_embed, self.grid, hw, num_extra_tokens=1), hw
 
 
 class ViTAEBasicLayer(nn.Module):
@@ -609,7 +607,8 @@ class ViTAEBasicLayer(nn.Module):
 
     ``forward(x, hw)`` takes a map ``(B, C, H, W)`` when an RC is present (``hw`` ignored), or
     tokens ``(B, N, C)`` with their map size ``hw`` otherwise, and returns tokens and ``hw``.
-    ``with_cp`` checkpoints every NC (activation checkpointing). ``pre_nc`` (optional callable)
+    ``with_cp`` checkpoints every NC while training
+    (:func:`~hvt.models.layers.checkpoint.run_checkpointed`). ``pre_nc`` (optional callable)
     transforms the tokens between the RC and the first NC.
     """
 
@@ -625,8 +624,5 @@ class ViTAEBasicLayer(nn.Module):
         if pre_nc is not None:  # e.g. prepend a class token between the RC and the NCs
             x = pre_nc(x)
         for nc in self.NC:
-            if self.with_cp and self.training and torch.is_grad_enabled():
-                x = cp.checkpoint(nc, x, hw, use_reentrant=False)
-            else:
-                x = nc(x, hw)
+            x = run_checkpointed(nc, x, hw, enabled=self.with_cp and self.training)
         return x, hw

@@ -1,4 +1,7 @@
-"""Integral pre-training of iTPN (spec itpn.md §2.3-2.5) as an mmpretrain self-supervised algorithm.
+"""Integral pre-training of iTPN (docs/design/itpn.md#pixel-pre-training,
+docs/design/itpn.md#clip-supervised-pre-training,
+docs/design/itpn.md#masked-feature-modeling-with-an-ema-teacher) as an mmpretrain self-supervised
+algorithm.
 
 * ``iTPNPixelNeck``: the shared :class:`iTPNPyramid` + the MAE-style decoder fed by all three
   pyramid levels (``decoder_embed.{0: O16, 1: O8, 2: O4}``, sum, ``decoder_depth`` blocks, default 8).
@@ -26,11 +29,13 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from torch import nn
 
+from hvt.engine.checkpoint_io import unwrap_state_dict
 from hvt.engine.weights import resolve
-from hvt.models.backbones.hivit import random_masking, sincos_pos_embed_2d
+from hvt.models.backbones.hivit import random_masking
 from hvt.models.layers.hivit_blocks import HiViTBlock
+from hvt.models.layers.itpn_pyramid import iTPNPyramid
+from hvt.models.layers.tokens import sincos_pos_embed_2d
 from hvt.models.layers.weight_init import init_vit_weights
-from hvt.models.necks.itpn_pyramid import iTPNPyramid
 from hvt.registry import MODELS
 
 
@@ -193,7 +198,7 @@ class FeatureTeacher(BaseModule):
         super().init_weights()
         if self.checkpoint is not None:
             ckpt = CheckpointLoader.load_checkpoint(self.checkpoint, map_location='cpu')
-            sd = ckpt.get('state_dict', ckpt)
+            sd, _ = unwrap_state_dict(ckpt, keys=('state_dict', ), strip_prefixes=())
             if self.checkpoint_prefix:
                 p = self.checkpoint_prefix
                 sd = {k[len(p):]: v for k, v in sd.items() if k.startswith(p)}

@@ -1,5 +1,6 @@
 # Cascade Mask R-CNN (4conv1fc SyncBN heads, GIoU 10) + FPN with a CETNet-T backbone.
-# CETNet-T backbone (spec cetnet.md §4): four NCHW maps at strides 4-32 (64/128/256/512 channels),
+# CETNet-T backbone (docs/design/cetnet.md#dense-prediction-backbone): four NCHW maps at strides
+# 4-32 (64/128/256/512 channels),
 # each after its own LayerNorm (Swin convention); any input size (windows padded to 7).
 # Pretrained: an HVT/mmpretrain ImageNet checkpoint of cetnet-t_8xb128_in1k.py (backbone.* keys).
 _base_ = ['../cascade-mask-rcnn_r50_fpn.py']

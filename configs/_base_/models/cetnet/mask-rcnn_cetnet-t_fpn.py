@@ -1,5 +1,7 @@
-# Mask R-CNN + FPN (standard heads) with a CETNet-T backbone, drop path 0.2 (spec cetnet.md §4).
-# CETNet-T backbone (spec cetnet.md §4): four NCHW maps at strides 4-32 (64/128/256/512 channels),
+# Mask R-CNN + FPN (standard heads) with a CETNet-T backbone, drop path 0.2
+# (docs/design/cetnet.md#coco-recipe).
+# CETNet-T backbone (docs/design/cetnet.md#dense-prediction-backbone): four NCHW maps at strides
+# 4-32 (64/128/256/512 channels),
 # each after its own LayerNorm (Swin convention); any input size (windows padded to 7).
 # Pretrained: an HVT/mmpretrain ImageNet checkpoint of cetnet-t_8xb128_in1k.py (backbone.* keys).
 _base_ = ['../mask-rcnn_r50_fpn.py']

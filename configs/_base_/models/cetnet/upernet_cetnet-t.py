@@ -1,4 +1,5 @@
-# UperNet with a CETNet-T backbone (spec cetnet.md §4, the Swin UperNet setting): UPerHead on the
+# UperNet with a CETNet-T backbone (docs/design/cetnet.md#ade20k-recipe, the Swin UperNet setting):
+# UPerHead on the
 # four LayerNorm'ed stages (64/128/256/512, pool scales 1/2/3/6, 512 channels, SyncBN), auxiliary
 # FCNHead on stage 3 (256 -> 256, loss weight 0.4); backbone drop path 0.3.
 _base_ = ['../upernet_r50.py']

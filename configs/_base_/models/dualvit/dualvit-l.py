@@ -1,4 +1,5 @@
-# Dual-ViT-L ImageNet classifier (spec shared/specs/dualvit.md, Table 1): DualViT backbone in
+# Dual-ViT-L ImageNet classifier (docs/design/dualvit.md#model-variants, paper Table 1): DualViT
+# backbone in
 # cls mode (stem width 64, last stage 512 channels / 16 heads) + the class-attention head.
 # token_label=False is the plain model; the leaf *-tl configs switch on the token-labeling head.
 model = dict(

@@ -1,4 +1,5 @@
-# Dual-ViT-S ImageNet classifier (spec shared/specs/dualvit.md, Table 1): DualViT backbone in
+# Dual-ViT-S ImageNet classifier (docs/design/dualvit.md#model-variants, paper Table 1): DualViT
+# backbone in
 # cls mode (stem width 32, last stage 448 channels / 14 heads) + the class-attention head.
 # token_label=False is the plain model; the leaf *-tl configs switch on the token-labeling head.
 model = dict(

@@ -1,6 +1,7 @@
 # GFL + FPN (start_level 1, extra convs on the output, P3-P7) with a Dual-ViT-S backbone
-# (spec dualvit.md §3.1).
-# Dual-ViT-S in dense mode (spec dualvit.md §2.9): four stage-normed NCHW maps at strides 4-32
+# (docs/design/dualvit.md#coco-detection-recipes).
+# Dual-ViT-S in dense mode (docs/design/dualvit.md#dense-prediction-backbone): four stage-normed
+# NCHW maps at strides 4-32
 # with 64/128/320/448 channels (the last Merge block drops the semantic tokens), drop path 0.15,
 # stem BatchNorm affine parameters frozen as in the official mmdet backbone. Pretrained: the
 # official ImageNet backbone, official:dualvit-s_dense-pretrained (dualvit2hvt --mode dense).

@@ -1,5 +1,7 @@
-# Sparse R-CNN + FPN (start_level 0, 4 outputs) with a Dual-ViT-S backbone (spec dualvit.md §3.1).
-# Dual-ViT-S in dense mode (spec dualvit.md §2.9): four stage-normed NCHW maps at strides 4-32
+# Sparse R-CNN + FPN (start_level 0, 4 outputs) with a Dual-ViT-S backbone
+# (docs/design/dualvit.md#coco-detection-recipes).
+# Dual-ViT-S in dense mode (docs/design/dualvit.md#dense-prediction-backbone): four stage-normed
+# NCHW maps at strides 4-32
 # with 64/128/320/448 channels (the last Merge block drops the semantic tokens), drop path 0.15,
 # stem BatchNorm affine parameters frozen as in the official mmdet backbone. Pretrained: the
 # official ImageNet backbone, official:dualvit-s_dense-pretrained (dualvit2hvt --mode dense).

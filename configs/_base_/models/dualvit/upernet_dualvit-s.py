@@ -1,8 +1,10 @@
-# UperNet with a Dual-ViT-S backbone (spec dualvit.md §3.4, official upernet_dualvit_s config):
+# UperNet with a Dual-ViT-S backbone (docs/design/dualvit.md#ade20k-recipe, official
+# upernet_dualvit_s config):
 # dense-mode backbone (64/128/320/448 channels, drop path 0.15, SyncBN stem), UPerHead on all four
 # stages (pool scales 1/2/3/6, 512 channels, SyncBN), auxiliary FCNHead on stage 3 (320 -> 256,
 # loss weight 0.4). Test images are padded to a multiple of 32 and the padding is cropped off; the
-# backbone's official test-time tiling is on (768x768 windows over larger inputs, spec §2.9).
+# backbone's official test-time tiling is on (768x768 windows over larger inputs,
+# docs/design/dualvit.md#test-time-tiling-in-segmentation).
 _base_ = ['../upernet_r50.py']
 model = dict(
     data_preprocessor=dict(test_cfg=dict(size_divisor=32)),

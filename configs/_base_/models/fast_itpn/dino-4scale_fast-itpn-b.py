@@ -1,4 +1,5 @@
-# DINO (4 scales) with Fast-iTPN-B (spec itpn.md §2.6, A25 [R]; no official config exists): the
+# DINO (4 scales) with Fast-iTPN-B (docs/design/itpn.md#fast-itpn-downstream-configs [R]; no
+# official config exists): the
 # iTPN pyramid on top of Fast-iTPN (hvt.FastiTPNDet, fpn_dim 256, fpn_depth 1, ConvMLP blocks)
 # gives DINO its four 256-channel inputs at strides 8, 16, 32, 64 (32 and 64 are 2x2 average pools),
 # so there is no ChannelMapper neck. Drop path 0.1; inputs padded to a multiple of 32.

@@ -1,4 +1,5 @@
-# Fast-iTPN-L classifier (spec itpn.md §1.3): ConvPatchEmbed, ConvMLP stages with sub-LN, separate
+# Fast-iTPN-L classifier (docs/design/itpn.md#fast-itpn-backbone): ConvPatchEmbed, ConvMLP stages
+# with sub-LN, separate
 # q/k/v with q/v biases, SwiGLU with sub-LN, layer scale 0.1; token mean -> fc_norm -> linear head.
 model = dict(
     type='ImageClassifier',

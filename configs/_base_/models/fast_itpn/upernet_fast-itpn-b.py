@@ -1,4 +1,5 @@
-# UperNet with Fast-iTPN-B (spec itpn.md §2.6 [R]; no official config): hvt.FastiTPNDet gives the
+# UperNet with Fast-iTPN-B (docs/design/itpn.md#fast-itpn-downstream-configs [R]; no official
+# config): hvt.FastiTPNDet gives the
 # pyramid's four 256-channel maps at strides 4, 8, 16 and a 2x2 max-pooled stride 32 (fpn_depth 2
 # as iTPN segmentation); UPerHead 768 channels, auxiliary FCNHead on the stride-16 map.
 # Sliding-window test (crop 512, stride 341) as iTPN.

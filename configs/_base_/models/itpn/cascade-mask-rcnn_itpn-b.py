@@ -1,4 +1,5 @@
-# Cascade Mask R-CNN with iTPN-B (spec itpn.md §2.6): the pre-trained pyramid replaces FPN
+# Cascade Mask R-CNN with iTPN-B (docs/design/itpn.md#downstream-use-of-the-pyramid): the
+# pre-trained pyramid replaces FPN
 # (neck=None, five 256-channel maps at strides 4-64, see mask-rcnn_itpn-b.py); three 4conv1fc
 # GIoU stages (../cascade-mask-rcnn_r50_fpn.py); drop path 0.2.
 _base_ = ['../cascade-mask-rcnn_r50_fpn.py']

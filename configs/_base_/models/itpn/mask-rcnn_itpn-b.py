@@ -1,4 +1,5 @@
-# Mask R-CNN with iTPN-B (spec itpn.md §2.6, official det/configs/itpn): the pre-trained pyramid
+# Mask R-CNN with iTPN-B (docs/design/itpn.md#downstream-use-of-the-pyramid, official
+# det/configs/itpn): the pre-trained pyramid
 # replaces FPN (neck=None). hvt.iTPNDet = HiViT-B (3+3+24 blocks, 512-d, absolute position
 # embedding kept at the 14x14 pre-training grid and interpolated on every forward exactly as the
 # official det code does, pos_embed_interp='per-forward'; PyTorch-default LayerNorm eps 1e-5 as

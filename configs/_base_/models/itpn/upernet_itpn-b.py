@@ -1,4 +1,5 @@
-# UperNet with iTPN-B (spec itpn.md §2.6, official seg/backbone/iTPN.py): hvt.iTPNSeg concatenates
+# UperNet with iTPN-B (docs/design/itpn.md#downstream-use-of-the-pyramid, official
+# seg/backbone/iTPN.py): hvt.iTPNSeg concatenates
 # each pyramid level with the backbone stage of the same stride (O4+U1, O8+U2, O16+U3) and adds a
 # 2x2 max-pooled stride-32 map: channels [384, 512, 768, 768]. fpn_depth 2, rpe on (tables at the
 # 32x32 grid of a 512 crop, interpolated from the checkpoint), absolute position embedding kept

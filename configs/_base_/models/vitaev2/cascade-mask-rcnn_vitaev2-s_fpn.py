@@ -1,5 +1,5 @@
 # Cascade Mask R-CNN (Swin setting: 4conv1fc SyncBN heads, GIoU 10) + FPN with a ViTAEv2-S
-# backbone (spec vitae.md §3.2). Backbone as in mask-rcnn_vitaev2-s_fpn.py.
+# backbone (docs/design/vitae.md#downstream-recipes). Backbone as in mask-rcnn_vitaev2-s_fpn.py.
 _base_ = ['../cascade-mask-rcnn_r50_fpn.py']
 model = dict(
     backbone=dict(

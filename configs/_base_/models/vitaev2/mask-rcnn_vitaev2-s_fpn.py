@@ -1,4 +1,5 @@
-# Mask R-CNN + FPN with a ViTAEv2-S backbone (spec vitae.md §3.1-3.2; official mmdet configs):
+# Mask R-CNN + FPN with a ViTAEv2-S backbone (docs/design/vitae.md#dense-prediction-backbone,
+# docs/design/vitae.md#downstream-recipes; official mmdet configs):
 # four NCHW maps at strides 4-32 with 64/128/256/512 channels, no output norms, PCM BatchNorms left
 # in training mode (frozen_stages=-1, norm_eval=False), drop path 0.1. The backbone needs inputs
 # padded to a multiple of 32 (the data preprocessor's pad_size_divisor=32).

@@ -1,4 +1,5 @@
-# SimpleBaseline (top-down heatmap) with a ViTAEv2-S backbone (spec vitae.md §3.2, official mmpose
+# SimpleBaseline (top-down heatmap) with a ViTAEv2-S backbone
+# (docs/design/vitae.md#downstream-recipes, official mmpose
 # config): only the stride-32 map (out_indices=(3,), 512 channels, no output norm), drop path 0.6;
 # head = 3 deconvolutions (4x4, 256 filters, BN + ReLU) + 1x1 conv to 17 heatmaps; MSE loss with
 # target weights; flip test with heatmap shift.

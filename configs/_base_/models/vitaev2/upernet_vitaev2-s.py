@@ -1,4 +1,5 @@
-# UperNet with a ViTAEv2-S backbone (spec vitae.md §3.2): UPerHead on the four stages
+# UperNet with a ViTAEv2-S backbone (docs/design/vitae.md#downstream-recipes): UPerHead on the four
+# stages
 # (64/128/256/512, pool scales 1/2/3/6, 512 channels, SyncBN, 150 classes), auxiliary FCNHead on
 # stage 3 (256 channels, loss weight 0.4); backbone drop path 0.2. Test images are padded to a
 # multiple of 32 (the backbone's requirement) and the padding is cropped off the prediction.

@@ -1,8 +1,10 @@
-"""The integrally pre-trained feature pyramid of iTPN (spec itpn.md §2.2), written once.
+"""The integrally pre-trained feature pyramid of iTPN (docs/design/itpn.md#feature-pyramid), written
+once.
 
 Used by the pixel/CLIP pre-training necks, by the detection / segmentation wrappers and by
-Fast-iTPN. All operations are per-token MLPs and within-patch depth-to-space, so the pyramid runs
-unchanged on
+Fast-iTPN; it lives in ``layers`` (registered as ``iTPNPyramid``) because backbones build it.
+All operations are per-token MLPs and within-patch depth-to-space, so the pyramid runs unchanged
+on
 
 * HiViT's per-patch token layout: ``U1 (B, N, 4, 4, C/4)``, ``U2 (B, N, 2, 2, C/2)``,
   ``U3 (B, N, C)`` or ``(B, N, 1, 1, C)``; N may be the number of visible patches under masking;
@@ -15,13 +17,13 @@ Checkpoint keys are the official ones: ``align_dim_16tofpn``, ``split_16to8``, `
 """
 from typing import Sequence
 
-import torch
 from mmengine.model import BaseModule
 from torch import nn
 
-from hvt.models.layers.hivit_blocks import MlpBlock, PatchSplit
-from hvt.models.layers.weight_init import init_vit_weights
 from hvt.registry import MODELS
+
+from .hivit_blocks import MlpBlock, PatchSplit
+from .weight_init import init_vit_weights
 
 
 @MODELS.register_module()
@@ -110,24 +112,3 @@ class iTPNPyramid(BaseModule):
         outs = self.forward_channel_last(*(f.permute(0, 2, 3, 1) for f in (f4, f8, f16)))
         return tuple(o.permute(0, 3, 1, 2).contiguous() for o in outs)
 
-
-def tokens_to_map(x: torch.Tensor, hp: int, wp: int) -> torch.Tensor:
-    """``(B, N, h, w, C)`` (or ``(B, N, C)``) with N = hp * wp -> NCHW ``(B, C, hp*h, wp*w)``."""
-    if x.dim() == 3:
-        x = x[:, :, None, None, :]
-    B, N, h, w, C = x.shape
-    if N != hp * wp:
-        raise ValueError(f'tokens_to_map: {N} tokens do not fill a {hp}x{wp} grid '
-                         '(masked tokens cannot be turned into a dense map)')
-    x = x.reshape(B, hp, wp, h, w, C).permute(0, 5, 1, 3, 2, 4)
-    return x.reshape(B, C, hp * h, wp * w).contiguous()
-
-
-def map_to_tokens(x: torch.Tensor, patch: int) -> torch.Tensor:
-    """NCHW ``(B, C, hp*patch, wp*patch)`` -> ``(B, hp*wp, patch, patch, C)`` (inverse of above)."""
-    B, C, H, W = x.shape
-    if H % patch or W % patch:
-        raise ValueError(f'map_to_tokens: {H}x{W} map is not a multiple of {patch}')
-    hp, wp = H // patch, W // patch
-    x = x.reshape(B, C, hp, patch, wp, patch).permute(0, 2, 4, 3, 5, 1)
-    return x.reshape(B, hp * wp, patch, patch, C)
