@@ -11,6 +11,8 @@
 
 The task (classification, detection / instance segmentation, semantic segmentation, top-down
 pose) comes from the config's default_scope. Pose without --bboxes uses the whole image as one box.
+The drawing has the image's own size; its label text is sized to the image (1/20 of the shorter
+side, 7 to 40 pixels: hvt.apis.inference.label_font_size).
 """
 import argparse
 import os

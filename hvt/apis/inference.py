@@ -223,10 +223,49 @@ def show_result(model, image, result, out_file=None, topk=5, score_thr=0.3, kpt_
                        gt=False, score_thr=score_thr, kpt_thr=kpt_thr, opacity=opacity)
 
 
+# Label text follows the image: a fixed font (mmdet and mmpose draw 13 pt at most, mmpretrain 7 pt
+# times short side / 224, at least 2 pt) is unreadable on small images or covers tiny ones. The
+# drawing keeps the input's size; only the text scales.
+LABEL_FONT_FRACTION = 1 / 20  # of the image's shorter side: the height of a label line, in pixels
+LABEL_FONT_PIXELS = (7, 40)  # clamped: still legible on a 64-pixel image, not huge on a photo
+
+
+def label_font_size(shape, dpi=72.0):
+    """The font size, in points (what matplotlib and mmengine's ``draw_texts`` take), for labels on
+    an image of ``shape`` (H, W, ...) drawn at ``dpi``: 1/20 of the shorter side in pixels,
+    clamped to 7 .. 40 pixels."""
+    low, high = LABEL_FONT_PIXELS
+    pixels = min(max(min(shape[:2]) * LABEL_FONT_FRACTION, low), high)
+    return pixels * 72.0 / dpi
+
+
+class _ImageScaledLabels:
+    """Mixed into a library visualizer: every text it draws gets the current image's
+    :func:`label_font_size` instead of the library's own size."""
+
+    def draw_texts(self, texts, positions, font_sizes=None, **kwargs):
+        size = label_font_size((self.height, self.width), self.dpi)
+        return super().draw_texts(texts, positions, font_sizes=size, **kwargs)
+
+
+_SCALED_VISUALIZERS = {}
+
+
+def _scaled_visualizer(base, name, **kwargs):
+    """The instance ``name`` of ``base`` (a library visualizer class) with image-scaled labels."""
+    cls = _SCALED_VISUALIZERS.get(base)
+    if cls is None:
+        cls = type(f'HVT{base.__name__}', (_ImageScaledLabels, base), {})
+        _SCALED_VISUALIZERS[base] = cls
+    return cls.get_instance(name, **kwargs)
+
+
 def draw_sample(task, image, sample, dataset_meta=None, out_file=None, gt=False, score_thr=0.3,
                 kpt_thr=0.3, opacity=0.5):
     """Draw the predictions (``gt=False``) or the annotations (``gt=True``) of a data sample on an
-    RGB image with the task library's visualizer; returns the drawn RGB image."""
+    RGB image with the task library's visualizer; returns the drawn RGB image, of the input's size.
+    Label text is sized to the image (:func:`label_font_size`); segmentation's class names are
+    drawn by mmseg, which already scales them with the image."""
     if task not in TASKS.values():
         raise ValueError(f'unknown task {task!r}; expected one of {sorted(TASKS.values())}')
     meta = dict(dataset_meta or {})
@@ -239,10 +278,12 @@ def draw_sample(task, image, sample, dataset_meta=None, out_file=None, gt=False,
         if task == 'classification':
             from mmpretrain.visualization import UniversalVisualizer
             vis = UniversalVisualizer.get_instance('hvt.apis.classification')
-            return vis.visualize_cls(image, sample, classes=meta.get('classes'), **flags)
+            text_cfg = dict(size=label_font_size(image.shape, vis.dpi))
+            return vis.visualize_cls(image, sample, classes=meta.get('classes'), text_cfg=text_cfg,
+                                     **flags)
         if task == 'detection':
             from mmdet.visualization import DetLocalVisualizer
-            vis = DetLocalVisualizer.get_instance('hvt.apis.detection')
+            vis = _scaled_visualizer(DetLocalVisualizer, 'hvt.apis.detection')
             vis.dataset_meta = meta
             if gt:
                 sample = _plain_gt_instances(sample)
@@ -257,7 +298,7 @@ def draw_sample(task, image, sample, dataset_meta=None, out_file=None, gt=False,
             from mmpose.visualization import PoseLocalVisualizer
             # mmpose 1.3's OpenCV backend draws keypoints with int(np.array([r])), which numpy >= 2
             # refuses ("only 0-dimensional arrays can be converted"); matplotlib's draws the same
-            vis = PoseLocalVisualizer.get_instance('hvt.apis.pose', backend='matplotlib')
+            vis = _scaled_visualizer(PoseLocalVisualizer, 'hvt.apis.pose', backend='matplotlib')
             vis.set_dataset_meta(meta)
             # annotations after the top-down crop have no box in the crop's frame
             vis.add_datasample('sample', image, sample, draw_bbox=not gt, kpt_thr=kpt_thr, **flags)
