@@ -1,4 +1,4 @@
-"""HVT models. Importing this package registers every backbone, head, neck and algorithm in scope
+"""HVT models. Importing this package registers every backbone, head, layer and algorithm in scope
 ``hvt``.
 
 Configs of any OpenMMLab library reach them with::
@@ -6,4 +6,4 @@ Configs of any OpenMMLab library reach them with::
     custom_imports = dict(imports=['hvt.models'], allow_failed_imports=False)
     model = dict(backbone=dict(type='hvt.ViTAEv2', arch='s'))
 """
-from . import backbones, heads, layers, necks, selfsup  # noqa: F401
+from . import backbones, heads, layers, selfsup  # noqa: F401
