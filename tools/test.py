@@ -19,8 +19,8 @@ from mmengine.runner import Runner  # noqa: E402
 from hvt.engine import atomic_write, register_safe_globals  # noqa: E402
 from hvt.engine.cli import (add_common_args, check_data_paths, enable_show_dir,  # noqa: E402
                             finish_distributed, load_config, setup_runtime)
-from hvt.engine.image_check import (image_failure_line, name_failing_images,  # noqa: E402
-                                    run_image_check, tool_hint)
+from hvt.engine.image_check import (name_failing_images, run_image_check,  # noqa: E402
+                                    run_naming_images)
 from hvt.engine.weights import local_checkpoint  # noqa: E402
 
 
@@ -54,14 +54,7 @@ def main(argv=None):
     runner = Runner.from_cfg(cfg)
     if args.out:
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
-    try:
-        metrics = runner.test()
-    except Exception as e:
-        line = image_failure_line(e, tool_hint('test.py', args.config))
-        if line is None:
-            raise
-        sys.stdout.flush()
-        raise SystemExit(line) from None  # the line, on stderr, exit code 1
+    metrics = run_naming_images(runner.test, 'test.py', args.config)
     write_metrics(runner, metrics, args)
     finish_distributed()
 

@@ -19,8 +19,8 @@ from hvt.engine import register_safe_globals  # noqa: E402
 from hvt.engine.checkpoint_io import check_checkpoint_file  # noqa: E402
 from hvt.engine.weights import local_checkpoint  # noqa: E402
 from hvt.engine.fsdp import runner_class  # noqa: E402
-from hvt.engine.image_check import (image_failure_line, name_failing_images,  # noqa: E402
-                                    run_image_check, tool_hint)
+from hvt.engine.image_check import (name_failing_images, run_image_check,  # noqa: E402
+                                    run_naming_images)
 from hvt.engine.cli import (add_common_args, check_data_paths, enable_amp,  # noqa: E402
                             enable_auto_scale_lr, enable_compile, finish_distributed, load_config,
                             setup_runtime)
@@ -73,14 +73,7 @@ def main(argv=None):
         sys.exit(1)
     name_failing_images()  # a corrupt image met in training is named in one last line
     runner = runner_class(cfg).from_cfg(cfg)  # FlexibleRunner for `strategy` configs (FSDP)
-    try:
-        runner.train()
-    except Exception as e:
-        line = image_failure_line(e, tool_hint('train.py', args.config))
-        if line is None:
-            raise
-        sys.stdout.flush()
-        raise SystemExit(line) from None  # the line, on stderr, exit code 1
+    run_naming_images(runner.train, 'train.py', args.config)
     finish_distributed()
 
 

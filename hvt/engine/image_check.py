@@ -82,6 +82,19 @@ def image_failure_line(error: BaseException, hint: str) -> str:
     return None
 
 
+def run_naming_images(fn, tool: str, config: str):
+    """``fn()``; a failed image load inside it ends the process with the one line of
+    :func:`image_failure_line` on stderr (exit code 1) instead of a data-loader traceback."""
+    try:
+        return fn()
+    except Exception as e:
+        line = image_failure_line(e, tool_hint(tool, config))
+        if line is None:
+            raise
+        sys.stdout.flush()
+        raise SystemExit(line) from None
+
+
 # -- --check-images -------------------------------------------------------------------------------
 def _decoders(ds: dict):
     """(backend, flag) for images and for label maps, as the dataset's pipeline loads them."""
