@@ -58,7 +58,7 @@ fi
 
 say "installing mmengine and the pure-Python dependencies"
 "${PIP[@]}" install -q 'mmengine==0.10.7' numpy ftfy regex matplotlib pycocotools \
-    addict yapf packaging Pillow pyyaml opencv-python pytest pytest-timeout \
+    addict yapf packaging Pillow pyyaml opencv-python 'pytest>=7.3' pytest-timeout \
     'gdown>=5.0' requests tqdm
 
 torch_tag=$("$PY" -c "import torch; print(torch.__version__.split('+')[0])")
